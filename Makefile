@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (every test).
+# Both set up .venv first; setup is skipped while .venv matches settings.ini and setup.py.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
+DATA   ?=
+DEMO_ARGS ?=
+export PYTHONUNBUFFERED := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup demo test test-slow lab bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --no-input -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name cxrvit --display-name "cxrvit (.venv)" >/dev/null
+	@rm -f $(VENV)/.installed-*; touch $@
+	@echo "setup: $(VENV) is ready (kernel 'cxrvit' registered)"
+
+demo: setup
+	$(PY) -m cxrvit.cli demo $(if $(DATA),--data-root $(DATA)) $(DEMO_ARGS)
+
+test: setup
+	$(PY) tools/test_all.py
+
+test-slow: setup
+	$(PY) tools/test_all.py --flags "slow"
+
+lab: setup
+	$(VENV)/bin/jupyter lab nbs
+
+bench: setup
+	$(PY) bench/data.py; $(PY) bench/metrics.py; $(PY) bench/train.py
+
+clean-runs:
+	rm -rf runs/
