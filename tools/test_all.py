@@ -28,9 +28,9 @@ def check_sync():
     nbs = lambda: sorted((ROOT / "nbs").rglob("*.ipynb"))
     lib = lambda: sorted(p for p in (ROOT / "cxrvit").rglob("*.py") if "__pycache__" not in p.parts)
     res = []
-    b = _digest(nbs()); nbdev_clean(); ch = _changed(b, _digest(nbs()))
+    b = _digest(nbs()); nbdev_clean(fname=None); ch = _changed(b, _digest(nbs()))
     res.append(("nbdev_clean", f"notebooks unclean (nbdev_clean changed {', '.join(ch)}); review and commit them" if ch else None))
-    b = _digest(lib()); nbdev_export(); ch = _changed(b, _digest(lib()))
+    b = _digest(lib()); nbdev_export(path=None); ch = _changed(b, _digest(lib()))
     res.append(("nbdev_export", "notebooks and library out of sync: nbdev_export changed "
                 f"{', '.join(ch)}; edit the notebooks, never cxrvit/*.py, then run nbdev_export and commit" if ch else None))
     return res
@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--flags", default="", help="tst_flags to run too, e.g. 'slow' or 'slow cuda'")
     ap.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
     ap.add_argument("--no-sync", action="store_true", help="skip the clean/export checks")
+    ap.add_argument("--sync-only", action="store_true", help="only the clean/export checks")
     a = ap.parse_args()
     flags = a.flags.split()
     os.chdir(ROOT)
@@ -100,6 +101,10 @@ def main():
     results = [] if a.no_sync else check_sync()
     for name, err in results:
         if err: print(f"FAIL {name}: {err}")
+    if a.sync_only:
+        bad = sum(1 for _, e in results if e)
+        print(f"{len(results) - bad} passed, {bad} failed")
+        sys.exit(1 if bad else 0)
     results += run_notebooks(flags, a.workers)
     print("--- pytest", flush=True)
     p_ok, p_fail, p_skip, _ = run_pytest(flags)
