@@ -64,7 +64,7 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
         if k.split(".")[0] not in step_ids: raise ValueError(f"{src}: grid key {k!r} names no step of {base.name} ({sorted(step_ids)})")
     for vals in itertools.product(*(d["grid"][k] for k in keys)):
         setting = dict(zip(keys, vals))
-        tag = ",".join(f"{k.split('.', 1)[1]}={v}" for k, v in setting.items())
+        tag = ",".join(f"{k.split('.')[-1]}={v}" for k, v in setting.items())
         steps = [Step(s.id, s.notebook, dict(s.params)) for s in base.steps]
         for k, v in setting.items():
             sid, p = k.split(".", 1)
