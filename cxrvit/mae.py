@@ -14,9 +14,10 @@ from timm.models.vision_transformer import Block
 from .vit import sincos_pos_embed_2d, check_input, block_shapes
 
 # %% auto #0
-__all__ = ['mae_vit_small_patch16', 'MaskedAutoencoderViT', 'mae_vit_small_patch16_dec512d2b', 'mae_vit_small_patch16_dec512d8b',
-           'mae_vit_small_patch16_dec128d2b', 'mae_vit_base_patch16_dec512d8b', 'mae_vit_base_patch16_dec512d2b',
-           'mae_vit_large_patch16_dec512d8b', 'official_mae_shapes', 'reconstruct']
+__all__ = ['mae_vit_small_patch16', 'MaskedAutoencoderViT', 'img_to_patches', 'patches_to_img', 'mask_from_noise',
+           'mae_vit_small_patch16_dec512d2b', 'mae_vit_small_patch16_dec512d8b', 'mae_vit_small_patch16_dec128d2b',
+           'mae_vit_base_patch16_dec512d8b', 'mae_vit_base_patch16_dec512d2b', 'mae_vit_large_patch16_dec512d8b',
+           'official_mae_shapes', 'reconstruct']
 
 # %% ../nbs/11_mae.ipynb
 class MaskedAutoencoderViT(nn.Module):
@@ -76,42 +77,60 @@ class MaskedAutoencoderViT(nn.Module):
     def patch_size(self) -> int: return self.patch_embed.patch_size[0]
 
 # %% ../nbs/11_mae.ipynb
-def _patchify(self: MaskedAutoencoderViT, imgs: torch.Tensor) -> torch.Tensor:
-    "Images [N, C, H, W] -> patches [N, L, p·p·C]."
-    p, C = self.patch_size, self.in_chans
-    h, w = imgs.shape[2] // p, imgs.shape[3] // p
-    x = imgs.reshape(imgs.shape[0], C, h, p, w, p)  # [N, C, h, p, w, p]
+def img_to_patches(imgs: torch.Tensor,  # [N, C, H, W]
+                   p: int,  # patch side
+                  ) -> torch.Tensor:
+    "Images [N, C, H, W] -> patches [N, L, p·p·C], row-major, (p, q, c) inside a patch."
+    N, C, H, W = imgs.shape
+    x = imgs.reshape(N, C, H // p, p, W // p, p)  # [N, C, h, p, w, p]
     x = torch.einsum("nchpwq->nhwpqc", x)  # [N, h, w, p, p, C]
-    return x.reshape(imgs.shape[0], h * w, p * p * C)  # [N, L, p²C]
+    return x.reshape(N, (H // p) * (W // p), p * p * C)  # [N, L, p²C]
 
-def _unpatchify(self: MaskedAutoencoderViT, x: torch.Tensor) -> torch.Tensor:
-    "Patches [N, L, p·p·C] -> images [N, C, H, W]."
-    p, C = self.patch_size, self.in_chans
-    h, w = self.patch_embed.grid_size
+def patches_to_img(x: torch.Tensor,  # [N, L, p·p·C]
+                   p: int,  # patch side
+                   grid: tuple[int, int],  # (h, w) patches per column / row
+                  ) -> torch.Tensor:
+    "Patches [N, L, p·p·C] -> images [N, C, h·p, w·p] (inverse of `img_to_patches`)."
+    (h, w), C = grid, x.shape[-1] // (p * p)
     x = x.reshape(x.shape[0], h, w, p, p, C)  # [N, h, w, p, p, C]
     x = torch.einsum("nhwpqc->nchpwq", x)  # [N, C, h, p, w, p]
     return x.reshape(x.shape[0], C, h * p, w * p)  # [N, C, H, W]
 
+def _patchify(self: MaskedAutoencoderViT, imgs: torch.Tensor) -> torch.Tensor:
+    "Images [N, C, H, W] -> patches [N, L, p·p·C]."
+    return img_to_patches(imgs, self.patch_size)
+
+def _unpatchify(self: MaskedAutoencoderViT, x: torch.Tensor) -> torch.Tensor:
+    "Patches [N, L, p·p·C] -> images [N, C, H, W]."
+    return patches_to_img(x, self.patch_size, self.patch_embed.grid_size)
+
 MaskedAutoencoderViT.patchify, MaskedAutoencoderViT.unpatchify = _patchify, _unpatchify
 
 # %% ../nbs/11_mae.ipynb
+def mask_from_noise(noise: torch.Tensor,  # [N, L] noise; the smallest values are kept
+                    mask_ratio: float,  # fraction of patches to remove
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "MAE masking: -> (ids_keep [N, K], mask [N, L] with 1 = removed, ids_restore [N, L]), K = int(L·(1−ratio))."
+    N, L = noise.shape
+    len_keep = int(L * (1 - mask_ratio))
+    ids_shuffle = torch.argsort(noise, dim=1)  # ascend: small is keep
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    mask = torch.ones([N, L], device=noise.device)
+    mask[:, :len_keep] = 0
+    return ids_shuffle[:, :len_keep], torch.gather(mask, dim=1, index=ids_restore), ids_restore
+
 def _random_masking(self: MaskedAutoencoderViT,
-                   x: torch.Tensor,  # patch tokens [N, L, D]
-                   mask_ratio: float,  # fraction of patches to remove
-                   noise: torch.Tensor | None = None,  # [N, L] in [0, 1); None = fresh uniform noise
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    x: torch.Tensor,  # patch tokens [N, L, D]
+                    mask_ratio: float,  # fraction of patches to remove
+                    noise: torch.Tensor | None = None,  # [N, L] in [0, 1); None = fresh uniform noise
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Keep the lowest-noise patches: -> (kept [N, K, D], mask [N, L], ids_restore [N, L])."
     N, L, D = x.shape
-    len_keep = int(L * (1 - mask_ratio))
     if noise is None: noise = torch.rand(N, L, device=x.device)
     elif noise.shape != (N, L): raise ValueError(f"noise must have shape {(N, L)}, got {tuple(noise.shape)}")
-    ids_shuffle = torch.argsort(noise.to(x.device), dim=1)  # ascend: small is keep
-    ids_restore = torch.argsort(ids_shuffle, dim=1)
-    ids_keep = ids_shuffle[:, :len_keep]  # [N, K]
-    x_masked = torch.gather(x, dim=1, index=ids_keep.unsqueeze(-1).repeat(1, 1, D))  # [N, K, D]
-    mask = torch.ones([N, L], device=x.device, dtype=x.dtype)
-    mask[:, :len_keep] = 0
-    return x_masked, torch.gather(mask, dim=1, index=ids_restore), ids_restore
+    ids_keep, mask, ids_restore = mask_from_noise(noise.to(x.device), mask_ratio)
+    x_masked = torch.gather(x, dim=1, index=ids_keep.unsqueeze(-1).expand(-1, -1, D))  # [N, K, D]
+    return x_masked, mask.to(x.dtype), ids_restore
 
 MaskedAutoencoderViT.random_masking = _random_masking
 
@@ -216,11 +235,12 @@ def official_mae_shapes(D: int = 384, depth: int = 12, Dd: int = 512, ddepth: in
 @torch.no_grad()
 def reconstruct(model: MaskedAutoencoderViT,  # the MAE that produced `pred`
                 imgs: torch.Tensor,  # inputs [N, C, H, W]
-                pred: torch.Tensor,  # decoder output [N, L, p·p·C]
+                pred: torch.Tensor,  # model output: patches [N, L, p·p·C] or an image [N, C, H, W] (CNN MAE)
                 mask: torch.Tensor,  # [N, L], 1 = removed
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "-> (masked input, reconstruction, reconstruction with visible patches pasted), each [N, C, H, W]."
     target = model.patchify(imgs)  # [N, L, p²C]
+    if pred.ndim == 4: pred = model.patchify(pred)  # [N, L, p²C]
     if model.norm_pix_loss:
         mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
         pred = pred * (var + 1.e-6) ** .5 + mean
