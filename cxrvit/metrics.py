@@ -120,9 +120,10 @@ def _weighted_auc_class(s: np.ndarray,  # [N] scores of one class
     neg = neg[np.argsort(s[neg], kind="stable")]
     lo, hi = np.searchsorted(s[neg], s[pos], "left"), np.searchsorted(s[neg], s[pos], "right")
     cp, cn, out = codes[pos], codes[neg], np.empty(B)
+    big = int(counts.max(initial=0)) * len(neg) >= 2**31  # int32 cumsums are faster; widen only when they could overflow
     for b in range(0, B, chunk):
         m = counts[b:b + chunk]
-        C = np.zeros((len(m), len(neg) + 1), np.int64); np.cumsum(m[:, cn], axis=1, out=C[:, 1:])  # [b, Nneg+1]
+        C = np.zeros((len(m), len(neg) + 1), np.int64 if big else np.int32); np.cumsum(m[:, cn], axis=1, out=C[:, 1:])  # [b, Nneg+1]
         wp = m[:, cp]  # [b, Npos]
         num = (wp * (C[:, lo] + C[:, hi])).sum(1) / 2.0
         den = wp.sum(1) * C[:, -1].astype(float)
