@@ -69,7 +69,8 @@ class Recipe:
         "Keyword overrides for the model factory (only fields that are set)."
         keys = ("img_size", "patch_size", "embed_dim", "depth", "num_heads")
         kw = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        return kw if self.model.startswith(("vit", "mae_vit")) else {}
+        if self.model.startswith(("vit", "mae_vit")): return kw
+        return {k: v for k, v in kw.items() if k in ("img_size", "patch_size")} if self.model.startswith("mae_densenet") else {}
 
 # %% ../nbs/20_recipes.ipynb
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ PRETRAIN_VIT_S = PretrainRecipe(
 # paper_spec §2.1, §2.3: MAE ViT-B, X-rays 0.5M; same recipe, 8-block decoder
 PRETRAIN_VIT_B = PRETRAIN_VIT_S.replace(name="pretrain_vit_b", model="mae_vit_base_patch16_dec512d8b")
 # paper_spec §2.4: DenseNet-121 U-Net "MAE", mask 0.75
-PRETRAIN_DENSENET_MAE = PRETRAIN_VIT_S.replace(name="pretrain_densenet_mae", model="mae_densenet121_unet",
+PRETRAIN_DENSENET_MAE = PRETRAIN_VIT_S.replace(name="pretrain_densenet_mae", model="mae_densenet121",
                                                mask_ratio=0.75)
 
 # paper_spec §3.1, §3.3: ViT-S fine-tune on NIH
