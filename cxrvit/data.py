@@ -439,7 +439,8 @@ def _nih_meta_checks(rep, de, files, meta_path):
 
 def _nih_split_check(rep, root, s, spec, strict, de, files):
     p = root / spec["file"]
-    if not p.is_file(): rep.error("split_missing", p, f"split list for {s!r} not found"); return None
+    if not p.is_file():
+        (rep.error if spec.get("required", True) else rep.warn)("split_missing", p, f"split list for {s!r} not found"); return None
     info = {"file": spec["file"], "sha256": sha256_file(p)}; info["paper_split"] = info["sha256"] == spec["sha256"]
     rep.d["splits"][s] = info
     if not info["paper_split"]:
@@ -448,7 +449,7 @@ def _nih_split_check(rep, root, s, spec, strict, de, files):
     except ValueError as e: rep.error("split_format", p, str(e)); return None
     info["rows"], info["patients"] = len(t), int(t.patient_id.nunique())
     if de is not None: _split_vs_meta(rep, t, de, p, s)
-    if files:
+    if files and de is None:  # with metadata, missing files are already reported once, by _nih_meta_checks
         for n in t["image"]:
             if n not in files: rep.error("missing_file", n, f"listed in {p.name} but not on disk")
     return t
@@ -508,7 +509,9 @@ def write_report(report: dict, out_dir: Path | str, max_rows: int = 200) -> tupl
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); stem = out / f"verify_{report['dataset']}"
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     md = [f"# verify-data {report['dataset']}: {'OK' if report['ok'] else 'FAILED'}", "", f"root: `{report['root']}`", "",
-          f"{len(report['errors'])} error(s), {len(report['warnings'])} warning(s); counts: {report['counts']}", ""]
+          f"{len(report['errors'])} error(s), {len(report['warnings'])} warning(s); counts: {report['counts']}", "",
+          f"errors by code: {dict(Counter(e['code'] for e in report['errors']))}; "
+          f"warnings by code: {dict(Counter(e['code'] for e in report['warnings']))}", ""]
     for s, i in report["splits"].items(): md.append(f"- split {s}: {i}")
     for kind in ("errors", "warnings"):
         md += ["", f"## {kind} ({len(report[kind])})", "", "| code | file | message |", "|---|---|---|"]
