@@ -98,17 +98,21 @@ def find_data_entry(root: Path | str) -> Path:
         if (Path(root) / n).is_file(): return Path(root) / n
     raise FileNotFoundError(f"{root}: no NIH metadata file (looked for {', '.join(names)})")
 
+def _layout_dirs(kind: str) -> str:
+    "Folder (glob) of layout `kind` from the manifest: 'images' or 'images_*/images'."
+    return str(Path(load_manifest("nih")["layouts"][kind]["glob"]).parent)
+
 def nih_layout(root: Path | str) -> str:
     "'flat' (images/) or 'kaggle' (images_0NN/images/)."
     root = Path(root)
-    if (root / "images").is_dir(): return "flat"
-    if any(p.is_dir() for p in root.glob("images_*/images")): return "kaggle"
-    raise FileNotFoundError(f"{root}: no NIH images: expected a folder images/ or images_0NN/images/")
+    if (root / _layout_dirs("flat")).is_dir(): return "flat"
+    if any(p.is_dir() for p in root.glob(_layout_dirs("kaggle"))): return "kaggle"
+    raise FileNotFoundError(f"{root}: no NIH images: expected a folder {_layout_dirs('flat')}/ or {_layout_dirs('kaggle')}/")
 
 def scan_nih_images(root: Path | str) -> dict[str, list[Path]]:
     "Every PNG under the NIH image folder(s): file name -> paths (more than one = duplicate id)."
     root = Path(root)
-    dirs = [root / "images"] if nih_layout(root) == "flat" else sorted(root.glob("images_*/images"))
+    dirs = [root / _layout_dirs("flat")] if nih_layout(root) == "flat" else sorted(root.glob(_layout_dirs("kaggle")))
     out: dict[str, list[Path]] = defaultdict(list)
     for d in dirs:
         for e in os.scandir(d):
@@ -118,11 +122,11 @@ def scan_nih_images(root: Path | str) -> dict[str, list[Path]]:
 def nih_paths(root: Path | str, names: Sequence[str]) -> list[Path]:
     "Paths of the NIH images `names` (flat: no disk access; Kaggle: one scan; unknown names get a non-existent path)."
     root = Path(root)
-    if nih_layout(root) == "flat": return [root / "images" / n for n in names]
+    if nih_layout(root) == "flat": return [root / _layout_dirs("flat") / n for n in names]
     idx = scan_nih_images(root)
     dup = [n for n in names if len(idx.get(n, ())) > 1]
     if dup: raise ValueError(f"{root}: {len(dup)} image(s) in more than one images_0NN folder, e.g. {idx[dup[0]]}")
-    return [idx[n][0] if n in idx else root / "images_0NN" / "images" / n for n in names]
+    return [idx[n][0] if n in idx else root / _layout_dirs("kaggle").replace("*", "0NN") / n for n in names]
 
 # %% ../nbs/03_datasets.ipynb
 class ImageTableDataset(Dataset):
@@ -273,7 +277,7 @@ def read_mimic(root: Path | str,  # MIMIC-CXR-JPG folder with the three csv.gz f
                labels: str | Sequence[str] | None = None,  # None (image-only), "all" or a list of label names
                policy: str | dict | None = None,  # uncertainty policy for the labels
               ) -> pd.DataFrame:
-    "MIMIC table: `image` (dicom_id), `patient_id` (subject_id), `study_id`, `view`, then the labels."
+    "MIMIC table: `image` (dicom_id), `patient_id` (subject_id), the labels (if asked), then `study_id`, `view`."
     m, root = load_manifest("mimic_cxr"), Path(root)
     f = {k: root / v for k, v in m["files"].items()}
     for k in ("split", "metadata") + (("labels",) if labels else ()):
@@ -282,19 +286,21 @@ def read_mimic(root: Path | str,  # MIMIC-CXR-JPG folder with the three csv.gz f
     md = pd.read_csv(f["metadata"], usecols=["dicom_id", m["view_column"]])
     df = sp.merge(md, on="dicom_id", how="left", validate="one_to_one")
     if views != "all": df = df[df[m["view_column"]].isin(list(views or m["views"]))]
-    out = pd.DataFrame({"image": df["dicom_id"], "patient_id": df["subject_id"].astype(int), "study_id": df["study_id"].astype(int),
-                        "view": df[m["view_column"]]}).reset_index(drop=True)
-    if not labels: return out
+    out = pd.DataFrame({"image": df["dicom_id"], "patient_id": df["subject_id"].astype(int)}).reset_index(drop=True)
+    extra = pd.DataFrame({"study_id": df["study_id"].astype(int), "view": df[m["view_column"]]}).reset_index(drop=True)
+    if not labels: return pd.concat([out, extra], axis=1)
     labels = m.labels if labels == "all" else list(labels)
-    lab = out[["patient_id", "study_id"]].merge(pd.read_csv(f["labels"]).rename(columns={"subject_id": "patient_id"}),
-                                                on=["patient_id", "study_id"], how="left")
-    return pd.concat([out, apply_uncertainty(lab[labels], uncertainty_policy(labels, policy, "mimic_cxr"), f"{f['labels']}: ")], axis=1)
+    lab = pd.concat([out, extra], axis=1)[["patient_id", "study_id"]].merge(
+        pd.read_csv(f["labels"]).rename(columns={"subject_id": "patient_id"}), on=["patient_id", "study_id"], how="left")
+    y = apply_uncertainty(lab[labels], uncertainty_policy(labels, policy, "mimic_cxr"), f"{f['labels']}: ")
+    return pd.concat([out, y, extra], axis=1)
 
 def mimic_paths(root: Path | str, table: pd.DataFrame, image_dir: str | None = None) -> list[Path]:
     "JPEG paths of a MIMIC table (image_dir: first of the manifest's folders found, unless given)."
     root = Path(root); dirs = load_manifest("mimic_cxr")["image_dirs"]
     image_dir = image_dir or next((d for d in dirs if (root / d).is_dir()), dirs[0])
-    return [root / image_dir / f"p{str(s)[:2]}" / f"p{s}" / f"s{st}" / f"{d}.jpg"
+    pat = load_manifest("mimic_cxr")["path_pattern"]
+    return [root / pat.format(image_dir=image_dir, subject_prefix=str(s)[:2], subject_id=s, study_id=st, dicom_id=d)
             for s, st, d in zip(table["patient_id"], table["study_id"], table["image"])]
 
 class MIMICDataset(ImageTableDataset):
@@ -306,7 +312,8 @@ class MIMICDataset(ImageTableDataset):
                  skip_log: Path | str | None = None):
         self.root = Path(root)
         table = read_mimic(self.root, split, views, labels, policy)
-        super().__init__(table, mimic_paths(self.root, table, image_dir), list(table.columns[4:]),
+        lab = [c for c in table.columns[2:] if c not in ("study_id", "view")]
+        super().__init__(table, mimic_paths(self.root, table, image_dir), lab,
                          transform, channels, on_error, skip_log)
 
 # %% ../nbs/03_datasets.ipynb
