@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from .core import get_device
 from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap, delong_per_class,
-                            choose_thresholds, operating_points, multiclass_report)
+                            choose_thresholds, operating_points, multiclass_report, mean_with_ci)
 
 # %% auto #0
 __all__ = ['predict', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize', 'summarize_runs', 'compare_predictions',
@@ -128,7 +128,9 @@ def summarize(pred_df: pd.DataFrame,  # a `predict` / `load_predictions` table
     out["ece"] = {l: _f(ece(y[:, k], p[:, k])) if (~np.isnan(y[:, k])).any() else None for k, l in enumerate(labels)}
     if multiclass:
         r = multiclass_report(np.nan_to_num(y), p, labels)
-        out.update(accuracy=r["accuracy"], confusion=r["confusion"].to_numpy().tolist(),
+        correct = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
+        acc_ci = mean_with_ci(correct, pid, n_boot, seed, level)[1] if n_boot else (None, None)
+        out.update(accuracy=r["accuracy"], accuracy_ci=[_f(v) for v in acc_ci], confusion=r["confusion"].to_numpy().tolist(),
                    sensitivity={l: _f(v) for l, v in r["per_class"]["sensitivity"].items()},
                    ppv={l: _f(v) for l, v in r["per_class"]["ppv"].items()})
     return out

@@ -15,7 +15,7 @@ from scipy import stats
 __all__ = ['CHEXPERT5', 'per_class_auc', 'mauc', 'patient_codes', 'bootstrap_counts', 'bootstrap_aucs', 'AUCResult',
            'auc_with_ci', 'simulate_clustered', 'ci_coverage', 'paired_bootstrap', 'delong_components', 'delong_test',
            'delong_per_class', 'mean_sd', 'per_class_ap', 'choose_thresholds', 'operating_points', 'reliability_curve',
-           'ece', 'multiclass_report', 'chexpert5_auc']
+           'ece', 'multiclass_report', 'bootstrap_mean', 'mean_with_ci', 'chexpert5_auc']
 
 # %% ../nbs/30_metrics.ipynb
 def _as_2d(a, name: str) -> np.ndarray:
@@ -397,6 +397,21 @@ def multiclass_report(y_true,  # [N] integer class of each image (or one-hot [N,
     with np.errstate(invalid="ignore", divide="ignore"):
         per = pd.DataFrame({"sensitivity": np.diag(cm) / cm.sum(1), "ppv": np.diag(cm) / cm.sum(0), "support": cm.sum(1)}, index=names)
     return {"accuracy": float((pred == t).mean()), "confusion": pd.DataFrame(cm, index=names, columns=names), "per_class": per}
+
+# %% ../nbs/30_metrics.ipynb
+def bootstrap_mean(values,  # [N] per-image values, e.g. 1.0 where the prediction is correct
+                   patient_ids=None,  # [N] patient of each image; None = image bootstrap
+                   n_boot: int = 1000, seed: int = 0,
+                  ) -> np.ndarray:
+    "[B] patient-clustered bootstrap replicates of the mean of `values`."
+    v = np.asarray(values, float); codes, P = patient_codes(patient_ids, len(v))
+    cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
+    num = cnt @ np.bincount(codes, weights=v, minlength=P)  # weighted sums per resample
+    return num / (cnt @ np.bincount(codes, minlength=P))
+
+def mean_with_ci(values, patient_ids=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple:
+    "(mean, (lo, hi)) with a patient-clustered percentile bootstrap CI."
+    return float(np.mean(values)), tuple(float(x) for x in _pct_ci(bootstrap_mean(values, patient_ids, n_boot, seed), level))
 
 # %% ../nbs/30_metrics.ipynb
 CHEXPERT5 = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
