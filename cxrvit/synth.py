@@ -397,9 +397,13 @@ def plan_synthetic(n: int = 2000,  # number of images
     return df.assign(split=_patient_split(pid, rng))
 
 def _patient_split(pid: np.ndarray, rng, fracs=(0.7, 0.1)) -> np.ndarray:
-    "Patient-disjoint train/val/test names with ~70/10/20 % of the images."
-    pats = rng.permutation(np.unique(pid)); cum = pd.Series(pid).value_counts().loc[pats].cumsum().to_numpy() / len(pid)
-    name = np.where(cum <= fracs[0], "train", np.where(cum <= fracs[0] + fracs[1], "val", "test"))
+    "Patient-disjoint train/val/test names with ~70/10/20 % of the images (at least one patient each)."
+    pats = rng.permutation(np.unique(pid)); k = len(pats)
+    if k < 3: raise ValueError(f"{len(pid)} images make only {k} patient(s); need 3 for train/val/test: raise n")
+    cum = pd.Series(pid).value_counts().loc[pats].cumsum().to_numpy() / len(pid)
+    i1 = int(np.clip(np.searchsorted(cum, fracs[0] + 1e-9), 1, k - 2))
+    i2 = int(np.clip(np.searchsorted(cum, fracs[0] + fracs[1] + 1e-9), i1 + 1, k - 1))
+    name = np.array(["train"] * i1 + ["val"] * (i2 - i1) + ["test"] * (k - i2))
     return pd.Series(name, index=pats).loc[pid].to_numpy()
 
 # %% ../nbs/06_synth.ipynb
