@@ -373,7 +373,7 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
     for epoch in range(state.epoch, recipe.epochs):
         sampler.set_epoch(epoch, start=state.step * accum * b)
         loader.generator.manual_seed(recipe.seed * 1_000_003 + epoch)  # worker seeds (num_workers > 0)
-        net.train(True); it = iter(loader); losses = []
+        net.train(True); it = iter(loader); losses = []; t_epoch = time.perf_counter()
         bar = tqdm(total=steps, initial=state.step, desc=f"epoch {epoch}", disable=not (progress and env.is_main),
                    leave=False, file=sys.stdout)
         while state.step < steps:
@@ -407,7 +407,9 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
         state.epoch, state.step = epoch + 1, 0
         mean_loss = _global_mean(torch.tensor(float(np.mean(losses)) if losses else float("nan")), env)
         state.epoch_loss.append(mean_loss)
-        log("epoch", state.global_step, epoch=epoch, loss=mean_loss, steps=len(losses), lr=lr)
+        dt = time.perf_counter() - t_epoch
+        log("epoch", state.global_step, epoch=epoch, loss=mean_loss, steps=len(losses), lr=lr, time_s=dt,
+            img_s=len(losses) * recipe.batch_size / dt, mem_mb=memory_mb(dev))
         if evaluate is not None and _eval_due(epoch, recipe):
             metrics = evaluate(net, epoch)
             if _record_eval(metrics, epoch, state, select_key, track_max): _save_best(run_dir, net, metrics, state.best, recipe, env)
