@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from .core import config_hash, project_root, env_info
+from .paper import paper_rows
 
 # %% auto #0
 __all__ = ['Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_params', 'experiments_dir', 'run_step',
@@ -44,6 +45,14 @@ def registry_dir() -> Path:
     "Where the experiment YAML files live."
     return project_root() / "nbs" / "experiments" / "registry"
 
+def _paper(p: dict | None, src: str) -> dict | None:
+    "Fill the published value of `{key, task}` from cxrvit.paper (errors name the file)."
+    if not p or "key" not in p: return p
+    try: rows = paper_rows(p["key"], p.get("task"))
+    except (KeyError, ValueError) as e: raise ValueError(f"{src}: paper {p}: {e}") from None
+    r = rows.iloc[0]
+    return {**p, "value": float(r["value"]), "metric": str(r["metric"]), "source": str(r["source"])}
+
 def _experiment(d: dict, src: str) -> Experiment:
     "An Experiment from a YAML mapping; errors name the file and the key."
     missing = [k for k in ("name", "title", "steps") if k not in d]
@@ -53,7 +62,7 @@ def _experiment(d: dict, src: str) -> Experiment:
     steps = [Step(**s) for s in d["steps"]]
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids): raise ValueError(f"{src}: step ids must be unique, got {ids}")
-    return Experiment(d["name"], d["title"], steps, d.get("paper"), d.get("needs") or {}, d.get("notes", ""))
+    return Experiment(d["name"], d["title"], steps, _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""))
 
 # %% ../nbs/40_experiments.ipynb
 def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
@@ -71,7 +80,7 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
             step = next(s for s in steps if s.id == sid)
             if p.startswith("set."): step.params.setdefault("overrides", []); step.params["overrides"] = [*step.params["overrides"], f"{p[4:]}={v}"]
             else: step.params[p] = v
-        paper = (d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag)
+        paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
         out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs, d.get("notes", "")))
     return out
 
