@@ -104,6 +104,7 @@ def build_cache(dataset: str,  # "nih", "chexpert", "mimic_cxr" or "covidx"
                 fit: str = "crop",  # "crop" (shorter side → size, center crop) or "squash"
                 progress: bool = True,  # show a progress bar
                 max_rows: int | None = None,  # stop after this many new rows (tests of resuming; None = all)
+                commit_every: int = 256,  # rows per durable checkpoint (also at least every 2 s)
                ) -> Path:
     "Decode, resize and store every image of `dataset` once: `out/images.npy` [N,size,size] uint8 + `index.csv`."
     root, out = Path(root), Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -116,12 +117,12 @@ def build_cache(dataset: str,  # "nih", "chexpert", "mimic_cxr" or "covidx"
     else:
         np.lib.format.open_memmap(out / "images.npy", "w+", np.uint8, (len(plan), size, size)).flush()
         _atomic_text(out / "meta.json", json.dumps(meta, indent=1))
-    done = _fill(out, plan, root, size, fit, workers, progress, max_rows)
+    done = _fill(out, plan, root, size, fit, workers, progress, max_rows, commit_every)
     if len(done) == len(plan): _finish(out, plan, tables, done, meta)
     return out
 
 # %% ../nbs/05_cache.ipynb
-def _fill(out, plan, root, size, fit, workers, progress, max_rows) -> dict:
+def _fill(out, plan, root, size, fit, workers, progress, max_rows, commit_every=256) -> dict:
     "Decode the rows not yet done into the memmap, recording progress after each flushed chunk."
     done = _read_progress(out / "progress.jsonl")
     jobs = [(r, str(root / s), size, fit) for r, s in enumerate(plan["source"]) if r not in done][:max_rows]
@@ -131,12 +132,13 @@ def _fill(out, plan, root, size, fit, workers, progress, max_rows) -> dict:
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pool = ctx.Pool(workers) if workers > 1 and len(jobs) > 1 else None
     it = pool.imap_unordered(_cache_one, jobs, chunksize=4) if pool else map(_cache_one, jobs)
-    buf = []
+    buf, last = [], time.monotonic()
     try:
         with open(out / "progress.jsonl", "a") as log:
             for row, arr, w, h, sha in it:
                 mm[row] = arr; buf.append([row, w, h, sha]); bar.update()
-                if len(buf) >= 256: _commit(mm, log, buf, done)
+                if len(buf) >= commit_every or time.monotonic() - last > 2:
+                    _commit(mm, log, buf, done); last = time.monotonic()
             _commit(mm, log, buf, done)
     finally:
         if pool: pool.terminate()
