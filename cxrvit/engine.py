@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from tqdm.auto import tqdm
 
+from .checkpoint import rng_from_plain, rng_to_plain, safe_load, to_plain
 from .core import get_device, rng_state, seed_everything, set_rng_state
 from .optim import adjust_lr
 from .recipes import Recipe
@@ -144,10 +145,10 @@ def atomic_save(obj, path: Path | str):
     except OSError: pass
 
 def load_checkpoint(path: Path | str) -> dict:
-    "Load a checkpoint written by the engine (on CPU), naming the file on failure."
+    "Load a checkpoint written by the engine (on CPU, `weights_only`), naming the file on failure."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try: return torch.load(path, map_location="cpu", weights_only=False)
+    try: return safe_load(path)
     except Exception as e: raise RuntimeError(f"cannot read checkpoint {path}: {e}") from e
 
 # %% ../nbs/22_engine.ipynb
@@ -218,10 +219,10 @@ def gather_objects(obj, env: DistEnv) -> list:
     out = [None] * env.world_size; torch_dist.all_gather_object(out, obj); return out
 
 def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv) -> dict:
-    return {"model": unwrap(model).state_dict(), "optimizer": opt.state_dict(),
+    return to_plain({"model": unwrap(model).state_dict(), "optimizer": opt.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None, "epoch": state.epoch - 1,
-            "args": recipe.to_dict(), "state": dataclasses.asdict(state), "rng": gather_objects(rng_state(), env),
-            "world_size": env.world_size, "format": "cxrvit-train-1"}
+            "args": recipe.to_dict(), "state": dataclasses.asdict(state),
+            "rng": gather_objects(rng_to_plain(rng_state()), env), "world_size": env.world_size, "format": "cxrvit-train-1"})
 
 def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler, state: TrainState, recipe: Recipe,
                              env: DistEnv) -> Path | None:
@@ -254,7 +255,7 @@ def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int) -> TrainSta
     unwrap(model).load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"])
     if scaler is not None and ck.get("scaler"): scaler.load_state_dict(ck["scaler"])
     state = TrainState(**ck["state"])
-    if len(ck["rng"]) == env.world_size: set_rng_state(ck["rng"][env.rank])
+    if len(ck["rng"]) == env.world_size: set_rng_state(rng_from_plain(ck["rng"][env.rank]))
     else:
         warnings.warn(f"{path} was written by {len(ck['rng'])} ranks, now {env.world_size}: RNG streams reseeded")
         seed_everything(seed + state.global_step, env.rank)
@@ -324,7 +325,7 @@ def _record_eval(metrics: dict, epoch: int, state: TrainState, select_key: str, 
 
 def _save_best(run_dir: Path, model, metrics: dict, rec: dict, recipe: Recipe, env: DistEnv):
     if not env.is_main: return
-    atomic_save({"model": unwrap(model).state_dict(), "epoch": rec["epoch"], "metrics": rec, "args": recipe.to_dict()},
+    atomic_save(to_plain({"model": unwrap(model).state_dict(), "epoch": rec["epoch"], "metrics": rec, "args": recipe.to_dict()}),
                 run_dir / "checkpoint-best.pth")
     preds = metrics.get("_preds") or {}
     if preds: np.savez(run_dir / "preds-best.npz", **{f"{s}_{k}": v for s, d in preds.items() for k, v in d.items()})

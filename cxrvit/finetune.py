@@ -13,48 +13,26 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .checkpoint import load_cnn_weights, load_mae_into_vit
 from .core import make_run_dir
-from .engine import (DistEnv, amp_setup, cross_entropy, load_checkpoint, masked_bce_with_logits, predict,
-                           setup, train)
+from .engine import DistEnv, amp_setup, cross_entropy, masked_bce_with_logits, predict, setup, train
 from .metrics import mauc, per_class_auc
 from .models import create_model
 from .optim import param_groups_lrd, param_groups_wd
 from .pretrain import adamw, default_run_dir, synthetic_root
 from .recipes import FinetuneRecipe, LinprobeRecipe, Recipe, get_recipe
-from .vit import interpolate_pos_embed
 
 # %% auto #0
 __all__ = ['load_pretrained', 'loss_for', 'scores', 'make_evaluator', 'build_finetune_model', 'finetune_groups', 'summarize',
            'finetune', 'nih_finetune_datasets', 'finetune_datasets', 'run_finetune_cli']
 
 # %% ../nbs/24_finetune.ipynb
-def _state_dict(init) -> dict:
-    "The flat state dict inside a checkpoint path / dict (`model`, `state_dict` or raw)."
-    sd = load_checkpoint(init) if isinstance(init, (str, Path)) else init
-    for k in ("model", "state_dict"):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
-_NEW_HEAD = ("fc_norm.", "head.", "classifier.", "fc.")
-
-def load_pretrained(model: nn.Module,  # ViT or torchvision CNN classifier
-                    init,  # checkpoint path or state dict (MAE, official or ours)
-                   ) -> dict:
-    "Load pre-trained encoder weights into `model`; -> {'missing': [...], 'unexpected': [...]}; errors on real gaps."
-    sd = _state_dict(init)
-    if any(k.startswith("model.encoder.") for k in sd):  # smp U-Net MAE -> torchvision encoder keys
-        sd = {k.removeprefix("model.encoder."): v for k, v in sd.items() if k.startswith("model.encoder.")}
-    own = model.state_dict()
-    if "pos_embed" in sd and "pos_embed" in own: interpolate_pos_embed(sd, model)
-    keep = {k: v for k, v in sd.items() if k in own and tuple(v.shape) == tuple(own[k].shape)
-            and not k.startswith(_NEW_HEAD)}
-    bad = sorted(k for k in sd if k in own and k not in keep and not k.startswith(_NEW_HEAD))
-    if bad: raise ValueError(f"pre-trained weights do not fit the model (shape mismatch): {bad[:5]}")
-    missing, unexpected = model.load_state_dict(keep, strict=False)
-    real_missing = [k for k in missing if not k.startswith(_NEW_HEAD)]
-    if real_missing: raise ValueError(f"pre-trained weights lack {len(real_missing)} model keys, e.g. {real_missing[:5]}; "
-                                      f"is `init` a checkpoint of the same architecture?")
-    return {"loaded": len(keep), "missing": list(missing), "unexpected": sorted(set(sd) - set(keep))}
+def load_pretrained(model: nn.Module,  # ViT (cxrvit.vit) or torchvision CNN classifier
+                    init,  # checkpoint path, loaded checkpoint or state dict (MAE, U-Net MAE, MoCo, official, ours)
+                   ):
+    "Load pre-trained weights with `cxrvit.checkpoint`'s exact-key loaders; returns its LoadReport."
+    if hasattr(model, "blocks"): return load_mae_into_vit(model, init)
+    return load_cnn_weights(model, init)
 
 # %% ../nbs/24_finetune.ipynb
 def loss_for(recipe: Recipe) -> Callable:
