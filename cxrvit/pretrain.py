@@ -19,7 +19,7 @@ from .recipes import PretrainRecipe, Recipe, get_recipe
 
 # %% auto #0
 __all__ = ['build_pretrain_model', 'adamw', 'mae_loss', 'pretrain', 'synthetic_root', 'nih_pretrain_dataset', 'default_run_dir',
-           'run_pretrain_cli']
+           'paper_corpus', 'run_pretrain_cli']
 
 # %% ../nbs/23_pretrain.ipynb
 def build_pretrain_model(recipe: PretrainRecipe) -> nn.Module:
@@ -92,18 +92,32 @@ def default_run_dir(recipe: Recipe) -> Path:
     try: return project_root() / "runs" / recipe.name
     except FileNotFoundError: return Path("runs") / recipe.name
 
+def paper_corpus(recipe: PretrainRecipe, nih_root: Path | str | None, chexpert_root: Path | str | None = None,
+                 mimic_root: Path | str | None = None) -> Dataset:
+    "The paper's corpus (CheXpert frontal + NIH train [+ MIMIC AP/PA]) via `cxrvit.data.pretrain_corpus`."
+    from cxrvit.data import pretrain_corpus
+    from cxrvit.transforms import PAPER_AUG
+    if tuple(recipe.rrc_scale) != tuple(PAPER_AUG["pretrain_scale"]):
+        raise ValueError(f"rrc_scale={recipe.rrc_scale} with CheXpert/MIMIC: pretrain_corpus builds the paper's "
+                         f"transforms (scale {PAPER_AUG['pretrain_scale']}); use an NIH-only run for other scales")
+    return pretrain_corpus(chexpert_root, nih_root, mimic_root, img_size=recipe.img_size)
+
 def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. "pretrain_vit_s"
                      overrides: list[str] | None = None,  # ["key=value", ...]
                      data_root: str | None = None,  # NIH-format root; None = synthetic dataset in the cache
                      run_dir: str | None = None,  # default runs/<recipe name>
                      resume: str | None = None,  # "auto" or a checkpoint path
                      device: str | None = None,
-                     n_synthetic: int = 512,  # images of the synthetic dataset when data_root is None
+                     n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
+                     chexpert_root: str | None = None,  # add CheXpert frontal train (the paper's 0.3M corpus)
+                     mimic_root: str | None = None,  # add MIMIC-CXR AP/PA train (the ViT-B 0.5M corpus)
                     ) -> dict:
     "CLI entry: build the recipe and dataset, run `pretrain`, return its result."
     recipe = get_recipe(recipe_name, overrides)
     if not isinstance(recipe, PretrainRecipe): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
     env, _ = setup(recipe, device)
-    root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-    return pretrain(recipe, nih_pretrain_dataset(root, recipe), Path(run_dir) if run_dir else default_run_dir(recipe),
-                    device=device, resume=resume)
+    if chexpert_root or mimic_root: ds = paper_corpus(recipe, data_root, chexpert_root, mimic_root)
+    else:
+        root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
+        ds = nih_pretrain_dataset(root, recipe)
+    return pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
