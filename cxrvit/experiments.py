@@ -15,8 +15,8 @@ from .core import config_hash, project_root, env_info
 from .paper import paper_rows
 
 # %% auto #0
-__all__ = ['Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_params', 'experiments_dir', 'run_step',
-           'run_experiment', 'run_batch', 'status', 'plan', 'collect_results', 'results_figure']
+__all__ = ['Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_params', 'experiments_dir', 'export_html',
+           'run_step', 'run_experiment', 'run_batch', 'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
 
 # %% ../nbs/40_experiments.ipynb
 @dataclass
@@ -149,13 +149,21 @@ def _done(path: Path, h: str) -> bool:
     except (OSError, ValueError): return False
 
 # %% ../nbs/40_experiments.ipynb
-def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", log=print) -> None:
-    "Execute one notebook with papermill into `out_dir` (which also becomes its working directory)."
+def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
+    "Render an executed notebook to a self-contained HTML page (nbconvert; no quarto needed)."
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True).from_filename(str(nb_path))
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False, log=print) -> None:
+    "Execute one notebook with papermill into `out_dir` (its working directory); a report also becomes report.html."
     import papermill as pm
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "failed.json").unlink(missing_ok=True)
     pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=params, kernel_name=kernel,
-                        cwd=str(out_dir), progress_bar=False, log_output=False)
+                        cwd=str(out_dir), progress_bar=progress, log_output=False)
+    if nb.stem == "report": export_html(out_dir / nb.name, out_dir / "report.html")
 
 # %% ../nbs/40_experiments.ipynb
 def run_experiment(exp: Experiment,
@@ -164,6 +172,7 @@ def run_experiment(exp: Experiment,
                    device: str | None = None,  # "cuda", "cpu"…; None = best available
                    inputs: dict | None = None,  # KEY -> path for what the experiment `needs`
                    nb_dir: Path | str | None = None,  # where the step notebooks are; default nbs/experiments
+                   progress: bool = False,  # papermill's per-cell progress bar
                    log=print) -> dict:
     "Run (or skip, or resume) one experiment; return {'name', 'status', 'seconds', 'error'?}."
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
@@ -174,8 +183,8 @@ def run_experiment(exp: Experiment,
         p = step_params(exp, s, runs_root, data_root, device, inputs)
         sh, sd = config_hash({"step": asdict(s), "params": p}), root / s.id
         if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
-        log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb")
-        try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, log=log)
+        log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
+        try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log)
         except Exception as e:
             err = {"step": s.id, "error": f"{type(e).__name__}: {e}"[:4000], "traceback": traceback.format_exc()[-8000:]}
             (sd / "failed.json").write_text(json.dumps(err, indent=1))
@@ -199,6 +208,31 @@ def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     log(f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, {(df.status == 'failed').sum()} failed")
     return df
+
+# %% ../nbs/40_experiments.ipynb
+def run_demo(data_root: str | None = None,  # an NIH root; None = the synthetic dataset
+             out: Path | str | None = None,  # runs folder; default runs/ in the project
+             device: str | None = None,
+             reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
+             log=print) -> int:
+    "Run the demo experiment end to end; print where its report is and the test mAUC; return an exit code."
+    import shutil
+    runs_root = Path(out) if out else project_root() / "runs"
+    exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
+    if not reuse: shutil.rmtree(d, ignore_errors=True)
+    log(f"cxrvit demo: {exp.title}")
+    res = run_experiment(exp, runs_root, data_root=data_root, device=device, progress=True, log=log)
+    if res["status"] == "failed":
+        log(f"demo failed: {res.get('error')}"); return 1
+    shutil.copy(d / "report" / "report.html", d / "report.html")
+    m = json.loads((d / "metrics.json").read_text())
+    c = next(iter(m.get("comparisons", {}).values()), None)
+    log(f"\ndemo finished in {time.time() - t0:.0f}s")
+    log(f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})")
+    if c: log(f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
+              f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}): pre-training is {c['verdict']}")
+    log(f"report: {d / 'report.html'}\nmetrics: {d / 'metrics.json'}")
+    return 0
 
 # %% ../nbs/40_experiments.ipynb
 def status(exp: Experiment, runs_root: Path) -> str:
