@@ -179,8 +179,11 @@ def run_experiment(exp: Experiment,
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
     h, root, t0 = _exp_hash(exp, data_root, inputs), runs_root / exp.name, time.time()
     if _done(root / "metrics.json", h): log(f"skip {exp.name}: done (same config)"); return {"name": exp.name, "status": "skipped", "seconds": 0.0}
+    try: params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs) for s in exp.steps}
+    except ValueError as e:  # a missing --input: this experiment cannot run, the batch goes on
+        log(f"FAILED {exp.name}: {e}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": str(e)}
     for s in exp.steps:
-        p = step_params(exp, s, runs_root, data_root, device, inputs)
+        p = params[s.id]
         sh, sd = config_hash({"step": asdict(s), "params": p}), root / s.id
         if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
