@@ -62,8 +62,8 @@ def run_notebooks(flags, workers):
     fns = notebooks()
     threads = max(1, (os.cpu_count() or 1) // workers)
     res = []
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1) as ex:
+    ctx = mp.get_context("fork")  # as nbdev_test: classes a notebook defines stay picklable for DataLoader workers
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as ex:
         futs = {ex.submit(_run_nb, str(f), flags, threads): f for f in fns}
         for fut in cf.as_completed(futs):
             f = futs[fut].relative_to(ROOT)
