@@ -78,3 +78,19 @@ def test_cli_synth_and_verify_data(tmp_path):
     victim.write_bytes(victim.read_bytes()[:100])  # truncate one image
     r = cli("verify-data", "nih", "--root", tmp_path / "syn", "--out-dir", tmp_path)
     assert r.returncode == 1 and victim.name in r.stdout, r.stdout
+
+
+def test_cli_pretrain_then_finetune(tmp_path):
+    "The training sub-commands end to end on a tiny synthetic set: pre-train, then fine-tune from that checkpoint."
+    env = {"CXRVIT_CACHE": str(tmp_path / "cache")}
+    r = cli("pretrain", "--recipe", "pretrain_vit_s_tiny", "--set", "epochs=1", "--run-dir", tmp_path / "pre",
+            "--n-synthetic", 96, "--device", "cpu", env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert (tmp_path / "pre" / "checkpoint-last.pth").exists()
+    r = cli("finetune", "--recipe", "finetune_vit_s_nih_tiny", "--set", "epochs=1", "--run-dir", tmp_path / "ft",
+            "--init", tmp_path / "pre" / "checkpoint-last.pth", "--n-synthetic", 96, "--device", "cpu", env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(r.stdout[r.stdout.index("{"):])
+    assert res["evaluations"] >= 1 and "paper_protocol" in res
+    r = cli("finetune", "--recipe", "no_such_recipe", env=env)
+    assert r.returncode == 2 and "no_such_recipe" in r.stderr
