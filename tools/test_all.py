@@ -10,6 +10,8 @@ import argparse, concurrent.futures as cf, hashlib, multiprocessing as mp, os, s
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from nbworker import run_nb  # tools/ is on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,24 +49,13 @@ def notebooks():
     return out
 
 
-def _run_nb(fn, flags, threads):
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch; torch.set_num_threads(threads)
-    from nbdev.test import test_nb
-    from nbdev.config import get_config
-    skip = get_config().tst_flags.split()
-    t0 = time.time()
-    ok, _ = test_nb(Path(fn), skip_flags=[f for f in skip if f not in flags], force_flags=flags, showerr=True)
-    return ok, time.time() - t0
-
-
 def run_notebooks(flags, workers):
     fns = notebooks()
     threads = max(1, (os.cpu_count() or 1) // workers)
     res = []
     ctx = mp.get_context("fork")  # as nbdev_test: classes a notebook defines stay picklable for DataLoader workers
     with cf.ProcessPoolExecutor(workers, mp_context=ctx) as ex:
-        futs = {ex.submit(_run_nb, str(f), flags, threads): f for f in fns}
+        futs = {ex.submit(run_nb, str(f), flags, threads): f for f in fns}
         for fut in cf.as_completed(futs):
             f = futs[fut].relative_to(ROOT)
             try: ok, s = fut.result()
