@@ -47,7 +47,7 @@ def set_fused_attn(model: torch.nn.Module, on: bool) -> int:
     return n
 
 
-def build(variant: str, device: torch.device, kw: dict):
+def build(variant: str, device: torch.device, kw: dict, compile_mode: str | None = None):
     "-> (model, optimizer, autocast dtype, scaler) for 'ref', 'ours' or 'ours+compile'."
     from cxrvit.models import create_model
     from cxrvit.optim import param_groups_wd
@@ -65,7 +65,7 @@ def build(variant: str, device: torch.device, kw: dict):
         opt = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.95), **(dict(fused=True) if gpu else dict(foreach=True)))
         dtype = torch.bfloat16 if gpu and torch.cuda.is_bf16_supported() else (torch.bfloat16 if variant == "ours+bf16" else None)
         scaler = None
-        if variant == "ours+compile": model = torch.compile(model)
+        if variant == "ours+compile": model = torch.compile(model, mode=compile_mode)
     return model, opt, dtype, scaler
 
 
@@ -149,13 +149,13 @@ def gpu_mode(a) -> dict:
     fwd = mae_forward_flops(img=img) if not smoke else mae_forward_flops(64, 2, 32, 1, img=64, patch=8)
     out["flops_per_image_train"] = 3 * fwd
     xs = gpu_batches(4, batch, img, dev)
-    variants = ["ref", "ours"] + ([] if a.no_compile else ["ours+compile"])
+    variants = a.variants.split(",") if a.variants else ["ref", "ours"] + ([] if a.no_compile else ["ours+compile"])
     warm, timed = (2, 3) if smoke else (a.gpu_warmup, a.gpu_steps)
     for v in variants:
         if time.perf_counter() - t_start > a.budget_s:
             out["results"][v] = {"skipped": f"time budget {a.budget_s}s used up"}; continue
         if dev.type == "cuda": torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
-        step = make_step(*build(v, dev, kw), dev)
+        step = make_step(*build(v, dev, kw, a.compile_mode), dev)
         t0 = time.perf_counter(); time_steps(step, xs, dev, warm); t_warm = time.perf_counter() - t0
         t = time_steps(step, xs, dev, timed)
         med = statistics.median(t)
@@ -184,6 +184,8 @@ def main(argv=None):
     p.add_argument("--cpu-bf16", action="store_true", help="also time bf16 autocast on CPU (AMX)")
     p.add_argument("--gpu-batch", type=int, default=512); p.add_argument("--gpu-warmup", type=int, default=10)
     p.add_argument("--gpu-steps", type=int, default=30); p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--variants", help="comma-separated subset of ref,ours,ours+compile (GPU mode)")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode for ours+compile, e.g. max-autotune")
     p.add_argument("--budget-s", type=float, default=300, help="GPU mode: skip remaining variants after this")
     a = p.parse_args(argv)
     res = gpu_mode(a) if a.gpu else cpu_mode(a)
