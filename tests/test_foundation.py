@@ -126,3 +126,16 @@ def test_notebooks_stay_small():
 def test_readme_is_rendered_from_index():
     r = subprocess.run([sys.executable, "tools/readme.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+def test_no_cell_mixes_imports_with_code():
+    "The docs build (nbdev_proc_nbs) runs every cell that holds an import; one that also uses example variables breaks it."
+    bad = []
+    for p in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for i, c in enumerate(json.loads(p.read_text())["cells"]):
+            src = "".join(c["source"]) if c["cell_type"] == "code" else ""
+            if not src or re.search(r"^#\|\s*(export|exports|exporti)\b", src, re.M) or "nbdev_export()" in src: continue
+            lines = [l for l in src.splitlines() if l.strip() and not l.strip().startswith("#")]
+            imports = [l for l in lines if re.match(r"\s*(import \S|from \S+ import )", l)]
+            if imports and (len(imports) < len(lines) or any(";" in l for l in imports)): bad.append(f"{p.name} cell {i}: {imports[0].strip()}")
+    assert not bad, "move these imports into the notebook's import cell: " + "; ".join(bad)
