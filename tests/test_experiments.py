@@ -94,3 +94,15 @@ def test_cli_pretrain_then_finetune(tmp_path):
     assert res["evaluations"] >= 1 and "paper_protocol" in res
     r = cli("finetune", "--recipe", "no_such_recipe", env=env)
     assert r.returncode == 2 and "no_such_recipe" in r.stderr
+
+
+def test_cli_trains_from_a_cache(tmp_path):
+    "`--data-root` may name a cache built by `cxrvit cache build`: the jobs read its rows instead of the PNGs."
+    assert cli("synth", "--n", 120, "--size", 64, "--out", tmp_path / "syn", "--workers", 1).returncode == 0
+    r = cli("cache", "build", "nih", "--root", tmp_path / "syn", "--out", tmp_path / "cache", "--size", 64, "--workers", 1)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = cli("finetune", "--recipe", "finetune_vit_s_nih_tiny", "--set", "epochs=1", "--data-root", tmp_path / "cache",
+            "--run-dir", tmp_path / "ft", "--device", "cpu")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    cfg = json.loads((tmp_path / "ft" / "result.json").read_text())
+    assert cfg["evaluations"] >= 1
