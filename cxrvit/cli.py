@@ -21,30 +21,43 @@ def _kv(items: list[str] | None, what: str) -> dict:
     return out
 
 # %% ../nbs/90_cli.ipynb #d60bb4b7
+def _sets(items: list[str] | None) -> dict:
+    "--set KEY=VALUE (every step) / STEP.KEY=VALUE (one step) as a dict."
+    return _kv(items, "--set")
+
 def cmd_run(a):
     "cxrvit run: run (or list, or dry-run) experiments of the registry through papermill."
     from cxrvit.experiments import load_registry, select, plan, run_batch
+    import pandas as pd
     reg = load_registry()
     if a.list or not a.experiment:
-        import pandas as pd
+        pl = plan(list(reg.values()), a.runs)
+        data = pl.groupby("experiment")["data"].apply(lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w})))
         df = pd.DataFrame([{"experiment": e.name, "title": e.title, "paper": (e.paper or {}).get("value"),
-                            "needs": ", ".join(e.needs)} for e in reg.values()])
-        print(df.to_string(index=False)); return 0
-    exps = select(reg, a.experiment)
-    if a.dry_run:
-        import pandas as pd
-        with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(plan(exps, a.runs).drop(columns=["title"]).to_string(index=False))
+                            "data": data.get(e.name, ""), "needs": ", ".join(e.needs)} for e in reg.values()])
+        with pd.option_context("display.width", 250, "display.max_colwidth", 70): print(df.to_string(index=False))
         return 0
-    df = run_batch(exps, runs_root=a.runs, data_root=a.data_root, device=a.device, inputs=_kv(a.input, "--input"))
+    exps = select(reg, a.experiment)
+    kw = dict(data_root=a.data_root, roots=_kv(a.root, "--root") or None, smoke=a.smoke, sets=_sets(a.set) or None)
+    if a.dry_run:
+        cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init", "needs", "shared", "status"]
+        with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+            print(plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols].to_string(index=False))
+        return 0
+    df = run_batch(exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"), progress=True, **kw)
     return 1 if (df.status == "failed").any() else 0
 
 def cmd_results(a):
     "cxrvit results: every finished run in one table (and an HTML figure) beside the paper."
+    from cxrvit.core import project_root
     from cxrvit.experiments import collect_results, results_figure, load_registry
-    df = collect_results(a.runs, load_registry())
-    if df.empty: print(f"no finished experiments under {a.runs or 'runs/'}"); return 0
-    print(df.to_string(index=False))
+    runs = Path(a.runs) if a.runs else project_root() / "runs"
+    df = collect_results(runs / "smoke" if a.smoke else runs, load_registry())
+    if not a.smoke: df = df[~df.smoke.astype(bool)]
+    if df.empty: print(f"no finished experiments under {runs / 'smoke' if a.smoke else runs}"); return 0
+    import pandas as pd
+    with pd.option_context("display.width", 250, "display.max_colwidth", 40):
+        print(df.drop(columns=["title"]).to_string(index=False))
     if a.out:
         out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
         df.to_csv(out / "results.csv", index=False); results_figure(df).write_html(out / "results.html", include_plotlyjs="cdn")
@@ -88,8 +101,8 @@ def cmd_train(a):
     from cxrvit import pretrain, finetune, linprobe
     fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
     kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
-              device=a.device, n_synthetic=a.n_synthetic)
-    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root)
+              device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None)
+    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus)
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
     finally:
@@ -139,14 +152,18 @@ def _train_parser(sub, name, help):
     p = sub.add_parser(name, help=help)
     p.add_argument("--recipe", required=True, help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override recipe fields")
-    p.add_argument("--data-root", help="dataset root; default: the synthetic dataset")
+    p.add_argument("--data-root", help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
+                   "root; default: the synthetic dataset")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH", help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small")
     p.add_argument("--run-dir", help="output folder; default runs/<recipe>")
     p.add_argument("--resume", default=None, help='"auto" or a checkpoint path')
     p.add_argument("--device", help="cuda, cpu, …; default: best available")
     p.add_argument("--n-synthetic", type=int, default=512, help="images of the synthetic dataset when --data-root is not given")
     if name == "pretrain":
-        p.add_argument("--chexpert-root", help="add CheXpert frontal train (the paper's 0.3M corpus, with --data-root = NIH)")
-        p.add_argument("--mimic-root", help="add MIMIC-CXR AP/PA train (the ViT-B 0.5M corpus)")
+        p.add_argument("--corpus", choices=["nih", "xray_0.3m", "xray_0.5m"],
+                       help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S corpus), xray_0.5m (+ MIMIC)")
+        p.add_argument("--chexpert-root", help="same as --root chexpert=PATH (and --corpus xray_0.3m)")
+        p.add_argument("--mimic-root", help="same as --root mimic_cxr=PATH (and --corpus xray_0.5m)")
     else:
         p.add_argument("--init", help="weights to start from (an MAE or official checkpoint)")
         p.add_argument("--dataset", default="nih", help="nih, chexpert or covidx")
@@ -157,16 +174,21 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="cxrvit", description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), reproducibly.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("demo", help="the whole method end to end on the CPU, in minutes")
-    p.add_argument("--data-root", help="an NIH root to use instead of the synthetic dataset")
+    p.add_argument("--data-root", help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image subset")
     p.add_argument("--out", default=None, help="runs folder (default runs/)"); p.add_argument("--device")
     p.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier demo"); p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run experiments of the registry (papermill)")
     p.add_argument("experiment", nargs="?", help="a name, group (table1), grid (ablations/mask_ratio) or glob")
     p.add_argument("--list", action="store_true"); p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--data-root"); p.add_argument("--device"); p.add_argument("--runs", help="runs folder (default runs/)")
+    p.add_argument("--data-root", help="the data home: one folder per dataset (nih/, chexpert/, mimic_cxr/, covidx/)")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH", help="a dataset's root outside the data home")
+    p.add_argument("--device"); p.add_argument("--runs", help="runs folder (default runs/)")
+    p.add_argument("--smoke", action="store_true", help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into runs/smoke/")
+    p.add_argument("--set", nargs="*", metavar="[STEP.]KEY=VALUE", help="override recipe fields of every step (or of STEP)")
     p.add_argument("--input", nargs="*", metavar="KEY=PATH", help="inputs an experiment needs, e.g. weights=/w.pth"); p.set_defaults(fn=cmd_run)
     p = sub.add_parser("results", help="gather finished runs into one table beside the paper")
-    p.add_argument("--runs"); p.add_argument("--out", help="also write results.csv and results.html here"); p.set_defaults(fn=cmd_results)
+    p.add_argument("--runs"); p.add_argument("--out", help="also write results.csv and results.html here")
+    p.add_argument("--smoke", action="store_true", help="the smoke runs (runs/smoke/) instead of the real ones"); p.set_defaults(fn=cmd_results)
     p = sub.add_parser("verify-data", help="check a dataset tree against its manifest")
     p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx"); p.add_argument("--root", required=True)
     p.add_argument("--out-dir", default=".", help="folder for verify_<dataset>.json and .md (default: here)")

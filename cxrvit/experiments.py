@@ -4,19 +4,23 @@
 
 # %% ../nbs/40_experiments.ipynb #7ff12e75
 from __future__ import annotations
-import fnmatch, itertools, json, re, time, traceback
+import fnmatch, itertools, json, re, sys, threading, time, traceback, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from .core import config_hash, project_root, env_info
+from .datahome import corpus_parts, resolve_data_home
 from .paper import paper_rows
 
 # %% auto #0
-__all__ = ['Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_params', 'experiments_dir', 'export_html',
-           'run_step', 'run_experiment', 'run_batch', 'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
+__all__ = ['DEMO_SPLITS', 'Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_dirs', 'step_params',
+           'step_datasets', 'check_experiment', 'experiments_dir', 'progress_line', 'LogFollower', 'export_html',
+           'run_step', 'error_message', 'run_experiment', 'pooled_seed_ci', 'seed_metrics', 'experiment_metrics',
+           'run_batch', 'demo_data_root', 'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
 
 # %% ../nbs/40_experiments.ipynb #1eb6c859
 @dataclass
@@ -25,6 +29,7 @@ class Step:
     id: str  # unique within the experiment, e.g. "pretrain", "finetune_mae"
     notebook: str  # a notebook of nbs/experiments, without .ipynb
     params: dict = field(default_factory=dict)  # papermill parameters; may use {steps.ID}, {inputs.KEY}
+    shared_dir: str | None = None  # folder (below the runs root) when the step is shared with other experiments
 
 @dataclass
 class Experiment:
@@ -35,6 +40,7 @@ class Experiment:
     paper: dict | None = None  # {"metric": "mauc", "value": 82.3, "task": "nih", "source": "README Table 1"}
     needs: dict = field(default_factory=dict)  # KEY -> what the user must supply (a checkpoint path…)
     notes: str = ""
+    seeds: list[int] | None = None  # the training steps run once per seed (see `_expand_seeds`)
 
     @property
     def group(self) -> str: return self.name.split("/")[0]
@@ -53,35 +59,83 @@ def _paper(p: dict | None, src: str) -> dict | None:
     r = rows.iloc[0]
     return {**p, "value": float(r["value"]), "metric": str(r["metric"]), "source": str(r["source"])}
 
+_KEYS = {"name", "title", "steps", "paper", "needs", "notes", "grid", "base", "seeds"}
+
 def _experiment(d: dict, src: str) -> Experiment:
     "An Experiment from a YAML mapping; errors name the file and the key."
     missing = [k for k in ("name", "title", "steps") if k not in d]
     if missing: raise ValueError(f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format")
-    unknown = set(d) - {"name", "title", "steps", "paper", "needs", "notes", "grid", "base"}
+    unknown = set(d) - _KEYS
     if unknown: raise ValueError(f"{src}: unknown key(s) {sorted(unknown)}")
     steps = [Step(**s) for s in d["steps"]]
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids): raise ValueError(f"{src}: step ids must be unique, got {ids}")
-    return Experiment(d["name"], d["title"], steps, _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""))
+    seeds = d.get("seeds")
+    if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)):
+        raise ValueError(f"{src}: seeds must be a list of integers, got {seeds!r}")
+    return Experiment(d["name"], d["title"], _expand_seeds(steps, seeds) if seeds else steps,
+                      _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""), seeds)
+
+# %% ../nbs/40_experiments.ipynb #b256c41c
+_SEEDED = ("finetune", "linprobe", "evaluate")
+_REF_STEPS = re.compile(r"\{steps\.([A-Za-z0-9_]+)\}")
+
+def _refs(params) -> set[str]:
+    "Step ids that parameters refer to with {steps.ID}."
+    return set(_REF_STEPS.findall(json.dumps(params)))
+
+def _downstream(steps: list[Step], start: set[str]) -> set[str]:
+    "`start` plus every step that refers (directly or not) to one of them."
+    out = set(start)
+    for s in steps:
+        if _refs(s.params) & out: out.add(s.id)
+    return out
+
+def _rename_refs(params, names: dict):
+    "Replace {steps.OLD} by {steps.NEW} for OLD -> NEW in `names`."
+    text = json.dumps(params)
+    for old, new in names.items(): text = text.replace("{steps.%s}" % old, "{steps.%s}" % new)
+    return json.loads(text)
+
+def _expand_seeds(steps: list[Step], seeds: list[int]) -> list[Step]:
+    "One copy of each training/evaluation step (and its dependants) per seed; other steps once."
+    rep = _downstream(steps, {s.id for s in steps if s.notebook in _SEEDED})
+    out = [s for s in steps if s.id not in rep]
+    for k in seeds:
+        names = {i: f"{i}_seed{k}" for i in rep}
+        for s in (s for s in steps if s.id in rep):
+            p = _rename_refs(s.params, names)
+            if s.notebook in ("finetune", "linprobe"): p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
+            out.append(Step(names[s.id], s.notebook, p))
+    return out
 
 # %% ../nbs/40_experiments.ipynb #693645b0
+def _grid_steps(k: str, steps: list[Step]) -> list[Step]:
+    "Steps a grid key `STEP.…` names: STEP itself, or its per-seed copies STEP_seedK."
+    sid = k.split(".")[0]
+    return [s for s in steps if s.id == sid or re.fullmatch(re.escape(sid) + r"_seed\d+", s.id)]
+
+def _apply(step: Step, p: str, v):
+    if p.startswith("set."): step.params["overrides"] = [*(step.params.get("overrides") or []), f"{p[4:]}={v}"]
+    else: step.params[p] = v
+
 def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
-    "One experiment per combination of the grid's values, each a copy of `base` with those parameters set."
+    "One experiment per combination of the grid's values; steps the grid does not change are shared with `base`."
     keys, out = list(d["grid"]), []
-    step_ids = {s.id for s in base.steps}
     for k in keys:
-        if k.split(".")[0] not in step_ids: raise ValueError(f"{src}: grid key {k!r} names no step of {base.name} ({sorted(step_ids)})")
+        if not _grid_steps(k, base.steps):
+            raise ValueError(f"{src}: grid key {k!r} names no step of {base.name} ({sorted(s.id for s in base.steps)})")
+    changed = _downstream(base.steps, {s.id for k in keys for s in _grid_steps(k, base.steps)})
     for vals in itertools.product(*(d["grid"][k] for k in keys)):
         setting = dict(zip(keys, vals))
         tag = ",".join(f"{k.split('.')[-1]}={v}" for k, v in setting.items())
-        steps = [Step(s.id, s.notebook, dict(s.params)) for s in base.steps]
+        steps = [Step(s.id, s.notebook, json.loads(json.dumps(s.params)),
+                      None if s.id in changed else (s.shared_dir or f"{base.name}/{s.id}")) for s in base.steps]
         for k, v in setting.items():
-            sid, p = k.split(".", 1)
-            step = next(s for s in steps if s.id == sid)
-            if p.startswith("set."): step.params.setdefault("overrides", []); step.params["overrides"] = [*step.params["overrides"], f"{p[4:]}={v}"]
-            else: step.params[p] = v
+            for s in _grid_steps(k, steps): _apply(s, k.split(".", 1)[1], v)
         paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
-        out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs, d.get("notes", "")))
+        out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
+                              d.get("notes", ""), base.seeds))
     return out
 
 # %% ../nbs/40_experiments.ipynb #b6820dc5
@@ -128,80 +182,247 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
         return str(inputs[key])
     return _REF.sub(sub, v)
 
-def step_params(exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None) -> dict:
-    "The papermill parameters of `step`: its own, resolved, plus run_dir, data_root and device."
-    dirs = {s.id: run_root / exp.name / s.id for s in exp.steps}
-    before = {k: v for k, v in dirs.items() if list(dirs).index(k) < list(dirs).index(step.id)}
+def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
+    "Each step's folder: run_root/NAME/ID, or its shared folder."
+    return {s.id: Path(run_root) / (s.shared_dir or f"{exp.name}/{s.id}") for s in exp.steps}
+
+def _sets_for(step: Step, sets: dict) -> list[str]:
+    "The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this one."
+    out = []
+    for k, v in sets.items():
+        sid, key = k.split(".", 1) if "." in k else (None, k)
+        if sid is None or sid == step.id or re.fullmatch(re.escape(sid) + r"_seed\d+", step.id):
+            out.append(f"{key}={v}")
+    return out
+
+def step_params(exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None,
+                roots: dict | None = None, smoke: bool = False, sets: dict | None = None) -> dict:
+    "The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and roots, smoke)."
+    dirs = step_dirs(exp, run_root); order = list(dirs)
+    before = {k: v for k, v in dirs.items() if order.index(k) < order.index(step.id)}
     p = _resolve(step.params, before, inputs or {}, exp)
-    return {**p, "run_dir": str(dirs[step.id]), "data_root": None if data_root is None else str(data_root),
-            "device": device}
+    if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
+    out = {**p, "run_dir": str(dirs[step.id]), "data_root": None if data_root is None else str(data_root),
+           "device": device}
+    if roots: out["roots"] = {k: str(v) for k, v in roots.items()}
+    if smoke: out["smoke"] = True
+    return out
+
+# %% ../nbs/40_experiments.ipynb #dadfc05a
+def step_datasets(step: Step, params: dict) -> list[str]:
+    "The datasets a step reads (from its notebook and parameters)."
+    if step.notebook == "pretrain": return corpus_parts(params.get("corpus", "nih"))
+    if step.notebook in ("finetune", "linprobe", "evaluate"): return [params.get("dataset", "nih")]
+    return []
+
+def _synthetic_ok(exp: Experiment) -> bool:
+    "True for experiments made to run on synthetic data (every data step sets synth_n, as the demo)."
+    data = [s for s in exp.steps if s.notebook in ("pretrain", "finetune", "linprobe", "evaluate")]
+    return bool(data) and all("synth_n" in s.params for s in data)
+
+def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None, smoke: bool = False):
+    "Raise a clear error when a step of `exp` could not run: missing data, bad recipe or override."
+    from cxrvit.steps import step_recipe
+    reads = {s.id: step_datasets(s, params[s.id]) for s in exp.steps}
+    if data_root is None and not roots and not smoke and any(reads.values()) and not _synthetic_ok(exp):
+        raise ValueError(f"{exp.name} trains on real data: pass --data-root HOME (folders nih/, chexpert/, …), "
+                         "or add --smoke to try it on a synthetic data home")
+    if data_root is not None or roots:
+        home = resolve_data_home(data_root, roots)
+        for s in exp.steps: home.require(reads[s.id], f"{exp.name} step {s.id}")
+    for s in exp.steps:
+        p = params[s.id]
+        if "recipe" in p:
+            try: step_recipe(p["recipe"], p.get("overrides"), smoke)
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"{exp.name} step {s.id}: {e.args[0] if e.args else e}") from None
 
 # %% ../nbs/40_experiments.ipynb #22abf3d6
 def experiments_dir() -> Path:
     "Folder of the parameterised experiment notebooks."
     return project_root() / "nbs" / "experiments"
 
-def _exp_hash(exp: Experiment, data_root, inputs) -> str:
-    return config_hash({"exp": exp.to_dict(), "data_root": str(data_root), "inputs": inputs or {}})
+def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=None) -> str:
+    return config_hash({"exp": exp.to_dict(), "data_root": str(data_root), "inputs": inputs or {},
+                        **({"roots": {k: str(v) for k, v in roots.items()}} if roots else {}),
+                        **({"smoke": True} if smoke else {}), **({"sets": sets} if sets else {})})
 
 def _done(path: Path, h: str) -> bool:
     try: return json.loads(path.read_text()).get("config_hash") == h
     except (OSError, ValueError): return False
 
+# %% ../nbs/40_experiments.ipynb #fc329637
+def _fmt_s(s: float) -> str:
+    s = int(max(s, 0)); return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+def progress_line(rec: dict, epochs: int | None, epoch_s: list[float]) -> str | None:
+    "One console line for a log record (step, epoch or eval), with the time left from the epoch times so far."
+    e = rec.get("epoch", 0); tot = f"/{epochs}" if epochs else ""
+    if rec.get("kind") == "step":
+        return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s"
+    if rec.get("kind") == "epoch":
+        left = f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left" if epochs and epoch_s else ""
+        return f"epoch {e + 1}{tot} done · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s{left}"
+    if rec.get("kind") == "eval":
+        vals = " · ".join(f"{k} {v:.4f}" for k, v in rec.items() if k.endswith(("/mauc", "/accuracy")) and
+                          isinstance(v, (int, float)) and not k.startswith("max_"))
+        return f"evaluation after epoch {e + 1}: {vals}"
+    return None
+
+# %% ../nbs/40_experiments.ipynb #9ea98549
+class LogFollower(threading.Thread):
+    "Print a step's progress from its log.jsonl while it runs (a daemon thread; `stop()` ends it)."
+    def __init__(self, run_dir: Path, label: str, log=print, every: float = 10.0):
+        super().__init__(daemon=True)
+        self.dir, self.label, self.log, self.every, self._stop_ev = Path(run_dir), label, log, every, threading.Event()
+        self.pos, self.last, self.epoch_s = 0, 0.0, []
+
+    def poll(self):
+        f = self.dir / "log.jsonl"
+        if not f.exists(): return
+        with open(f) as fh: fh.seek(self.pos); chunk = fh.read(); self.pos = fh.tell()
+        for line in chunk.splitlines():
+            try: rec = json.loads(line)
+            except ValueError: continue
+            self.show(rec)
+
+    def show(self, rec: dict):
+        if rec.get("kind") == "epoch" and rec.get("time_s"): self.epoch_s.append(rec["time_s"])
+        if rec.get("kind") == "step" and time.monotonic() - self.last < self.every: return
+        text = progress_line(rec, self._epochs(), self.epoch_s)
+        if text: self.log(f"    {self.label}: {text}"); self.last = time.monotonic()
+
+    def _epochs(self):
+        try: return json.loads((self.dir / "config.json").read_text()).get("epochs")
+        except (OSError, ValueError): return None
+
+    def run(self):
+        while not self._stop_ev.wait(1.0): self.poll()
+        self.poll()
+
+    def stop(self): self._stop_ev.set(); self.join(timeout=5)
+
 # %% ../nbs/40_experiments.ipynb #d44f1548
 def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
     "Render an executed notebook to a self-contained HTML page (nbconvert; no quarto needed)."
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True).from_filename(str(nb_path))
+    body, _ = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=True,
+                           exclude_output_prompt=True).from_filename(str(nb_path))
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
-def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False, log=print) -> None:
-    "Execute one notebook with papermill into `out_dir` (its working directory); a report also becomes report.html."
+_RUN_WIDE = ("data_root", "device", "roots", "smoke")  # passed only to notebooks that declare them
+
+def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False,
+             log=print, label: str = "") -> None:
+    "Execute one notebook with papermill into `out_dir` (its working directory), following its progress."
     import papermill as pm
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "failed.json").unlink(missing_ok=True)
-    declared = pm.inspect_notebook(str(nb))  # run-wide settings go only to notebooks that take them
-    params = {k: v for k, v in params.items() if k in declared or k not in ("data_root", "device")}
-    pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=params, kernel_name=kernel, cwd=str(out_dir),
-                        progress_bar=progress, log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    declared = pm.inspect_notebook(str(nb))
+    params = {k: v for k, v in params.items() if k in declared or k not in _RUN_WIDE}
+    follow = LogFollower(out_dir, label or nb.stem, log) if progress else None
+    if follow: follow.start()
+    try:
+        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=params, kernel_name=kernel,
+                            cwd=str(out_dir), progress_bar=False, log_output=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    finally:
+        if follow: follow.stop()
     if nb.stem == "report": export_html(out_dir / nb.name, out_dir / "report.html")
 
+def error_message(e: BaseException) -> str:
+    "The failing cell's error as one line: papermill's ename: evalue, else the exception's own text."
+    if hasattr(e, "ename") and hasattr(e, "evalue"): return f"{e.ename}: {e.evalue}"
+    return f"{type(e).__name__}: {e}"
+
 # %% ../nbs/40_experiments.ipynb #68fa07ed
+def _fail(exp: Experiment, sid: str, sd: Path, e: BaseException, t0: float, log) -> dict:
+    msg = error_message(e)
+    err = {"step": sid, "error": msg, "traceback": traceback.format_exc()}
+    sd.mkdir(parents=True, exist_ok=True); (sd / "failed.json").write_text(json.dumps(err, indent=1))
+    log(f"FAILED {exp.name}/{sid}: {msg} (details: {sd / 'failed.json'})")
+    return {"name": exp.name, "status": "failed", "seconds": time.time() - t0, "error": msg}
+
 def run_experiment(exp: Experiment,
                    runs_root: Path | str | None = None,  # default: runs/ in the project
-                   data_root: str | None = None,  # a dataset root; None = the synthetic dataset
+                   data_root: str | None = None,  # the data home; None = synthetic data (demo, --smoke)
                    device: str | None = None,  # "cuda", "cpu"…; None = best available
                    inputs: dict | None = None,  # KEY -> path for what the experiment `needs`
                    nb_dir: Path | str | None = None,  # where the step notebooks are; default nbs/experiments
-                   progress: bool = False,  # papermill's per-cell progress bar
-                   log=print) -> dict:
+                   progress: bool = False,  # print the running step's progress (epochs, loss, img/s, time left)
+                   log=print,
+                   roots: dict | None = None,  # per-dataset roots (--root NAME=PATH)
+                   smoke: bool = False,  # tiny recipes, ≤ 2 epochs, a few hundred images; under runs/smoke/
+                   sets: dict | None = None,  # recipe overrides: {"KEY": v} for every step, {"STEP.KEY": v}
+                   check: bool = True,  # check data, inputs and recipes before the first step
+                  ) -> dict:
     "Run (or skip, or resume) one experiment; return {'name', 'status', 'seconds', 'error'?}."
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    if smoke: runs_root = runs_root / "smoke"
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
-    h, root, t0 = _exp_hash(exp, data_root, inputs), runs_root / exp.name, time.time()
+    h, root, t0 = _exp_hash(exp, data_root, inputs, roots, smoke, sets), runs_root / exp.name, time.time()
     if _done(root / "metrics.json", h): log(f"skip {exp.name}: done (same config)"); return {"name": exp.name, "status": "skipped", "seconds": 0.0}
-    try: params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs) for s in exp.steps}
-    except ValueError as e:  # a missing --input: this experiment cannot run, the batch goes on
-        log(f"FAILED {exp.name}: {e}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": str(e)}
+    try:
+        params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke, sets) for s in exp.steps}
+        if check: check_experiment(exp, params, data_root, roots, smoke)
+    except (ValueError, KeyError, FileNotFoundError) as e:  # this experiment cannot run; the batch goes on
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        log(f"FAILED {exp.name}: {msg}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
+    dirs = step_dirs(exp, runs_root)
     for s in exp.steps:
-        p = params[s.id]
-        sh, sd = config_hash({"step": asdict(s), "params": p}), root / s.id
+        p, sd = params[s.id], dirs[s.id]
+        sh = config_hash({"step": {k: v for k, v in asdict(s).items() if k != "id"}, "params": p})
         if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
-        try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log)
-        except Exception as e:
-            err = {"step": s.id, "error": f"{type(e).__name__}: {e}"[:4000], "traceback": traceback.format_exc()[-8000:]}
-            (sd / "failed.json").write_text(json.dumps(err, indent=1))
-            log(f"FAILED {exp.name}/{s.id}: {err['error'][:300]} (details: {sd / 'failed.json'})")
-            return {"name": exp.name, "status": "failed", "seconds": time.time() - t0, "error": err["error"]}
+        try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log, label=s.id)
+        except Exception as e: return _fail(exp, s.id, sd, e, t0, log)
         (sd / "done.json").write_text(json.dumps({"config_hash": sh, "params": p}, indent=1, default=str))
-    last = root / exp.steps[-1].id / "metrics.json"
-    if last.exists():
-        m = json.loads(last.read_text())
-        m.update(config_hash=h, experiment=exp.to_dict(), env=env_info())
-        (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
+    m = experiment_metrics(exp, dirs)
+    if m is not None:
+        m.update(config_hash=h, experiment=exp.to_dict(), env=env_info(), smoke=smoke)
+        (root).mkdir(parents=True, exist_ok=True); (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
     return {"name": exp.name, "status": "done", "seconds": time.time() - t0}
+
+# %% ../nbs/40_experiments.ipynb #87cc696e
+def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per seed (same images)
+                   metric: str = "mauc",  # "mauc" or "accuracy"
+                   n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    "Patient-bootstrap CI of the seed mean of `metric`: the same resamples for every seed's predictions."
+    from cxrvit.evaluate import pred_arrays
+    from cxrvit.metrics import _boot_mauc, _pct_ci, bootstrap_aucs, bootstrap_counts, patient_codes
+    reps = []
+    for t in tables:
+        t = t.sort_values("image", kind="stable").reset_index(drop=True)  # the same image order for every seed
+        _, y, p, pid = pred_arrays(t)
+        codes, P = patient_codes(pid, len(y)); cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
+        if metric == "accuracy":
+            ok = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
+            reps.append((cnt @ np.bincount(codes, ok, P)) / (cnt @ np.bincount(codes, minlength=P)))
+        else:
+            boot = bootstrap_aucs(y, p, pid, counts=cnt)  # [B, K]
+            reps.append(_boot_mauc(boot, ~np.all(np.isnan(boot), 0)))
+    lo, hi = _pct_ci(np.mean(reps, 0), level)
+    return float(lo), float(hi)
+
+def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
+    "Per-seed headline values, mean ± sd and the pooled CI of a multi-seed experiment."
+    from cxrvit.metrics import mean_sd
+    from cxrvit.evaluate import load_predictions
+    ms = [json.loads((dirs[s.id] / "metrics.json").read_text()) for s in evals]
+    metric = ms[0].get("metric", "mauc")
+    vals = {m.get("seed", i): m["test"][metric] for i, m in enumerate(ms)}
+    lo, hi = pooled_seed_ci([load_predictions(dirs[s.id] / "predictions_test.csv.gz") for s in evals], metric)
+    return {"metric": metric, "seeds": vals, "test": {metric: mean_sd(list(vals.values()))["mean"],
+            f"{metric}_sd": mean_sd(list(vals.values()))["sd"], f"{metric}_ci": [lo, hi], "pooled_ci": True},
+            "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]}, "dataset": ms[0].get("dataset")}
+
+def experiment_metrics(exp: Experiment, dirs: dict) -> dict | None:
+    "The experiment's metrics: its last step's, or the seed summary when it ran several seeds."
+    evals = [s for s in exp.steps if s.notebook == "evaluate"]
+    if exp.seeds and len(evals) > 1: return seed_metrics(exp, dirs, evals)
+    last = dirs[exp.steps[-1].id] / "metrics.json"
+    return json.loads(last.read_text()) if last.exists() else None
 
 # %% ../nbs/40_experiments.ipynb #a893ab89
 def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
@@ -215,7 +436,32 @@ def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
     return df
 
 # %% ../nbs/40_experiments.ipynb #4223bd3d
-def run_demo(data_root: str | None = None,  # an NIH root; None = the synthetic dataset
+DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}  # images per split of the demo on a real tree (= synthetic)
+
+def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=print) -> Path:
+    "A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the synthetic demo."
+    from cxrvit.cache import build_cache, is_cache
+    from cxrvit.data import nih_table
+    from cxrvit.datahome import patient_prefix
+    from cxrvit.steps import cache_home
+    home = resolve_data_home(data_root); home.require(["nih"], "the demo")
+    nih = home.roots["nih"]
+    if is_cache(nih): raise ValueError(f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
+                                       "(the demo builds its own small cache from it)")
+    out = cache_home() / f"demo_nih_{config_hash({'root': str(Path(nih).resolve()), 'n': DEMO_SPLITS, 'size': size, 'seed': seed})}"
+    if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"): return out
+    lists = out.parent / (out.name + "_lists"); lists.mkdir(parents=True, exist_ok=True)
+    for s, n in DEMO_SPLITS.items():
+        t = nih_table(nih, s)
+        t = t.iloc[patient_prefix(t, n, seed, 4)]
+        lines = [f"{r.image} " + " ".join(str(int(v)) for v in r[2:16]) for r in t.itertuples(index=False)]
+        (lists / f"{s}_official.txt").write_text("\n".join(lines) + "\n")
+    log(f"demo: caching {sum(DEMO_SPLITS.values())} images of {nih} at {size}² in {out}")
+    return build_cache("nih", nih, out, size=size, split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS},
+                       progress=False)
+
+# %% ../nbs/40_experiments.ipynb #d2972822
+def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
              out: Path | str | None = None,  # runs folder; default runs/ in the project
              device: str | None = None,
              reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
@@ -224,15 +470,18 @@ def run_demo(data_root: str | None = None,  # an NIH root; None = the synthetic 
     import shutil
     runs_root = Path(out) if out else project_root() / "runs"
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
-    if not reuse: shutil.rmtree(d, ignore_errors=True)
+    if not reuse:  # remove only what the demo writes, never anything else in the folder
+        for p in [*step_dirs(exp, runs_root).values(), d / "metrics.json", d / "report.html"]:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     log(f"cxrvit demo: {exp.title}")
-    res = run_experiment(exp, runs_root, data_root=data_root, device=device, progress=True, log=log)
+    root = demo_data_root(data_root, log=log) if data_root else None
+    res = run_experiment(exp, runs_root, data_root=root, device=device, progress=True, log=log)
     if res["status"] == "failed":
         log(f"demo failed: {res.get('error')}"); return 1
     shutil.copy(d / "report" / "report.html", d / "report.html")
     m = json.loads((d / "metrics.json").read_text())
     c = next(iter(m.get("comparisons", {}).values()), None)
-    log(f"\ndemo finished in {time.time() - t0:.0f}s")
+    log(f"\ndemo finished in {time.time() - t0:.0f}s" + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else ""))
     log(f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})")
     if c:
         said = {"clearly better": "MAE pre-training helped", "clearly worse": "MAE pre-training hurt"}.get(c["verdict"], "no clear difference")
@@ -244,54 +493,100 @@ def run_demo(data_root: str | None = None,  # an NIH root; None = the synthetic 
 # %% ../nbs/40_experiments.ipynb #bfea4503
 def status(exp: Experiment, runs_root: Path) -> str:
     "done / failed / partial / pending, from what the run folder holds."
-    root = Path(runs_root) / exp.name
+    root, dirs = Path(runs_root) / exp.name, step_dirs(exp, runs_root)
     if (root / "metrics.json").exists(): return "done"
-    if any((root / s.id / "failed.json").exists() for s in exp.steps): return "failed"
-    if any((root / s.id / "done.json").exists() for s in exp.steps): return "partial"
+    if any((dirs[s.id] / "failed.json").exists() for s in exp.steps): return "failed"
+    if any((dirs[s.id] / "done.json").exists() for s in exp.steps): return "partial"
     return "pending"
 
-def plan(exps: list[Experiment], runs_root: Path | str | None = None) -> pd.DataFrame:
-    "One row per step: what would run, with which recipe and overrides, and what it needs."
+def _recipe_cols(p: dict, smoke: bool) -> dict:
+    if "recipe" not in p: return {"recipe": "", "epochs": None, "batch": None}
+    from cxrvit.steps import step_recipe
+    try: r = step_recipe(p["recipe"], p.get("overrides"), smoke)
+    except (KeyError, ValueError) as e: return {"recipe": f"{p['recipe']} (error: {e})", "epochs": None, "batch": None}
+    return {"recipe": r.name, "epochs": r.epochs, "batch": r.batch_size}
+
+def _images(step: Step, p: dict, home, smoke: bool) -> str:
+    "What the step reads: dataset and split sizes (counted in the data home, else the manifests' counts)."
+    from cxrvit.datahome import corpus_parts
+    from cxrvit.manifest import load_manifest
+    names = step_datasets(step, p)
+    if not names: return ""
+    if home is not None and not smoke:
+        miss = [n for n in names if not home.has(n)]
+        if miss: return f"{', '.join(names)} (missing: {', '.join(miss)})"
+        return ", ".join(f"{n} {home.roots[n]}" for n in names)
+    def count(n):
+        m = load_manifest(n); c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
+        return f"{n} train {c:,}" if c else n
+    return ("smoke: ~192 per split of " + ", ".join(names)) if smoke else ", ".join(count(n) for n in names) + " (manifest)"
+
+def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None, roots: dict | None = None,
+         smoke: bool = False, sets: dict | None = None, inputs: dict | None = None) -> pd.DataFrame:
+    "One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared folder), nothing run."
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    rr = runs_root / "smoke" if smoke else runs_root
+    home = resolve_data_home(data_root, roots) if data_root is not None or roots else None
     rows = []
     for e in exps:
         for s in e.steps:
+            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, {k: f"<--input {k}>" for k in e.needs} | (inputs or {}), e)
+            if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
             rows.append({"experiment": e.name, "title": e.title, "step": s.id, "notebook": s.notebook,
-                         "recipe": s.params.get("recipe", ""), "overrides": " ".join(s.params.get("overrides", []) or []),
-                         "init": s.params.get("init", ""), "needs": ", ".join(e.needs) or "",
-                         "paper": (e.paper or {}).get("value"), "status": status(e, runs_root)})
-    return pd.DataFrame(rows)
+                         **_recipe_cols(p, smoke), "overrides": " ".join(p.get("overrides", []) or []),
+                         "data": _images(s, p, home, smoke), "init": p.get("init") or "",
+                         "needs": ", ".join(e.needs) or "", "shared": s.shared_dir or "",
+                         "paper": (e.paper or {}).get("value"), "status": status(e, rr)})
+    df = pd.DataFrame(rows)
+    for c in ("epochs", "batch"): df[c] = df[c].astype("Int64")
+    return df
 
 # %% ../nbs/40_experiments.ipynb #5dfa205c
 def _pct(x): return None if x is None else round(100 * float(x), 2)
 
-def collect_results(runs_root: Path | str | None = None, registry: dict | None = None) -> pd.DataFrame:
-    "One row per finished experiment: ours (val-selected, with CI), the paper's protocol, the published value."
+def _row(m: dict, name: str, paper: dict, smoke: bool) -> dict:
+    metric = m.get("metric") or ("accuracy" if (paper or {}).get("metric") == "accuracy" else "mauc")
+    t = m.get("test", {}); ci = t.get(f"{metric}_ci") or [None, None]
+    pp = m.get("paper_protocol") or {}
+    per_seed = m.get("seeds")
+    return {"experiment": name, "metric": metric, "ours": _pct(t.get(metric)), "ci_lo": _pct(ci[0]),
+            "ci_hi": _pct(ci[1]), "sd": _pct(t.get(f"{metric}_sd")),
+            "seeds": None if not per_seed else " ".join(f"{_pct(v)}" for v in per_seed.values()),
+            "ours_official": _pct(pp.get(f"max_test_{metric}")) if isinstance(pp, dict) else None,
+            "paper": (paper or {}).get("value"),
+            "protocol": "val-selected" + (f", mean of {len(per_seed)} seeds" if per_seed else ""),
+            "official_protocol": "max test over evaluations", "smoke": smoke}
+
+def collect_results(runs_root: Path | str | None = None, registry: dict | None = None, log=None) -> pd.DataFrame:
+    "One row per finished experiment: ours (val-selected, CI), the official protocol, the published value."
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     registry = registry if registry is not None else {}
+    log = log or (lambda s: print(s, file=sys.stderr))
     rows = []
     for f in sorted(runs_root.rglob("metrics.json")):
-        m = json.loads(f.read_text())
+        try: m = json.loads(f.read_text())
+        except (OSError, ValueError) as e: log(f"warning: skipped unreadable {f} ({e})"); continue
         if "config_hash" not in m: continue  # a step's file, not an experiment's
         exp = m.get("experiment", {}); name = exp.get("name", str(f.parent.relative_to(runs_root)))
         paper = (registry[name].paper if name in registry else exp.get("paper")) or {}
-        t = m.get("test", {}); ci = t.get("mauc_ci") or [None, None]
-        rows.append({"experiment": name, "title": exp.get("title", ""), "metric": paper.get("metric", "mauc"),
-                     "ours": _pct(t.get("mauc")), "ci_lo": _pct(ci[0]), "ci_hi": _pct(ci[1]),
-                     "ours_max_test": _pct(m.get("paper_protocol", {}).get("max_test_mauc")),
-                     "paper": paper.get("value"), "protocol": "val-selected"})
-    df = pd.DataFrame(rows, columns=["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "ours_max_test", "paper", "protocol"])
-    df["delta"] = df.ours - df.paper
+        rows.append({**_row(m, name, paper, bool(m.get("smoke"))), "title": exp.get("title", "")})
+    cols = ["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "sd", "seeds", "ours_official", "paper",
+            "protocol", "official_protocol", "smoke"]
+    df = pd.DataFrame(rows, columns=cols)
+    df["delta"] = pd.to_numeric(df.ours, errors="coerce") - pd.to_numeric(df.paper, errors="coerce")
     return df
 
 # %% ../nbs/40_experiments.ipynb #3ae5a41d
 def results_figure(df: pd.DataFrame):
-    "Paper vs ours, one row per experiment, our CI as error bars (plotly)."
+    "Paper vs ours, one row per experiment, our CI as error bars (plotly); mAUC and accuracy rows in %."
     import plotly.graph_objects as go
+    num = lambda c: pd.to_numeric(df[c], errors="coerce")
     fig = go.Figure()
-    err = dict(type="data", symmetric=False, array=(df.ci_hi - df.ours).tolist(), arrayminus=(df.ours - df.ci_lo).tolist())
-    fig.add_bar(y=df.experiment, x=df.ours, orientation="h", name="ours (val-selected)", error_x=err)
-    fig.add_scatter(y=df.experiment, x=df.paper, mode="markers", marker_symbol="diamond", marker_size=10, name="paper")
-    fig.update_layout(xaxis_title="mAUC (%)", height=120 + 28 * len(df), margin=dict(l=10, r=10, t=30, b=10),
-                      title="cxrvit vs the published numbers")
+    err = dict(type="data", symmetric=False, array=(num("ci_hi") - num("ours")).tolist(),
+               arrayminus=(num("ours") - num("ci_lo")).tolist())
+    label = df.experiment + " (" + df.metric + ")"
+    fig.add_bar(y=label, x=num("ours"), orientation="h", name="ours (val-selected)", error_x=err)
+    fig.add_scatter(y=label, x=num("paper"), mode="markers", marker_symbol="diamond", marker_size=10, name="paper")
+    fig.update_layout(xaxis_title="mAUC or accuracy (%)", height=120 + 28 * len(df),
+                      margin=dict(l=10, r=10, t=30, b=10), title="cxrvit vs the published numbers")
     return fig

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from timm.data import Mixup
 
 from .checkpoint import load_cnn_weights, load_mae_into_vit
 from .core import make_run_dir
+from .datahome import DataHome, classifier_data, resolve_data_home
 from .engine import DistEnv, amp_setup, cross_entropy, masked_bce_with_logits, predict, setup, train
 from .metrics import mauc, per_class_auc
 from .models import create_model
@@ -23,7 +25,8 @@ from .pretrain import adamw, default_run_dir, synthetic_root
 from .recipes import FinetuneRecipe, LinprobeRecipe, Recipe, get_recipe
 
 # %% auto #0
-__all__ = ['load_pretrained', 'loss_for', 'scores', 'make_evaluator', 'build_finetune_model', 'finetune_groups', 'summarize',
+__all__ = ['load_pretrained', 'loss_for', 'scores', 'make_evaluator', 'smooth_targets', 'MultiLabelMixup', 'batch_mixer',
+           'soft_cross_entropy', 'build_finetune_model', 'finetune_groups', 'headline_metric', 'summarize',
            'train_classifier', 'finetune', 'nih_finetune_datasets', 'finetune_datasets', 'classifier_job_cli',
            'run_finetune_cli']
 
@@ -37,11 +40,15 @@ def load_pretrained(model: nn.Module,  # ViT (cxrvit.vit) or torchvision CNN cla
 
 # %% ../nbs/24_finetune.ipynb #1204e729
 def loss_for(recipe: Recipe) -> Callable:
-    "Engine loss function for the recipe's `loss` ('bce' or 'ce')."
+    "Engine loss function for the recipe's `loss` ('bce' or 'ce'), with its mixup/cutmix/smoothing applied."
     crit = {"bce": masked_bce_with_logits, "ce": cross_entropy}.get(recipe.loss)
     if crit is None: raise ValueError(f"unknown loss {recipe.loss!r}: use 'bce' or 'ce'")
+    mix = batch_mixer(recipe)
+    if mix is not None and recipe.loss == "ce": crit = soft_cross_entropy
     def loss_fn(model: nn.Module, batch, device: torch.device) -> torch.Tensor:
-        return crit(model(batch[0].to(device, non_blocking=True)), batch[1].to(device, non_blocking=True))
+        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        if mix is not None: x, y = mix(x, y)  # [B, C, H, W], [B, K] soft targets
+        return crit(model(x), y)
     return loss_fn
 
 def scores(logits: np.ndarray,  # [N, K]
@@ -73,6 +80,37 @@ def make_evaluator(splits: dict[str, Dataset | None],  # e.g. {"val": val_ds, "t
         return {**out, "_preds": preds}
     return evaluate
 
+# %% ../nbs/24_finetune.ipynb #f6c67e22
+def smooth_targets(y: torch.Tensor,  # [B, K] multi-hot (or one-hot) targets, NaN = ignored
+                   smoothing: float) -> torch.Tensor:
+    "timm's label smoothing applied to multi-hot targets: 1 → 1 − s + s/K, 0 → s/K."
+    off = smoothing / y.shape[1]
+    return y * (1 - smoothing + off) + (1 - y) * off
+
+class MultiLabelMixup(Mixup):
+    "timm's batch-mode Mixup/CutMix with multi-hot targets mixed by the same λ (the official multi-label mixup)."
+    def __call__(self, x: torch.Tensor, target: torch.Tensor):
+        if self.mode != "batch": raise ValueError(f"mixup mode {self.mode!r}: only 'batch' is supported")
+        lam = self._mix_batch(x)  # mixes x in place with x.flip(0)
+        y = smooth_targets(target.float(), self.label_smoothing)
+        return x, lam * y + (1 - lam) * y.flip(0)
+
+# %% ../nbs/24_finetune.ipynb #f3d0cde8
+def batch_mixer(recipe: Recipe) -> Callable | None:
+    "(x, y) -> (x, y) applying the recipe's mixup/cutmix/smoothing to a training batch; None when all are off."
+    mixup, cutmix, s = (getattr(recipe, k, 0.0) for k in ("mixup", "cutmix", "smoothing"))
+    if mixup > 0 or cutmix > 0:
+        return MultiLabelMixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=s,
+                               num_classes=recipe.num_classes)
+    if s > 0: return lambda x, y: (x, smooth_targets(y.float(), s))
+    return None
+
+def soft_cross_entropy(logits: torch.Tensor,  # [N, K]
+                       target: torch.Tensor,  # [N, K] soft targets summing to 1
+                      ) -> torch.Tensor:
+    "Cross-entropy against soft targets (mixup on a multi-class task)."
+    return -(target.float() * torch.log_softmax(logits.float(), 1)).sum(1).mean()
+
 # %% ../nbs/24_finetune.ipynb #ca6c0f0f
 def build_finetune_model(recipe: FinetuneRecipe, init=None) -> nn.Module:
     "The classifier named by the recipe (DropPath, pooling, classes) with optional pre-trained weights."
@@ -86,20 +124,26 @@ def finetune_groups(model: nn.Module, recipe: FinetuneRecipe) -> list[dict]:
         return param_groups_lrd(model, recipe.weight_decay, recipe.layer_decay)
     return param_groups_wd(model, recipe.weight_decay)
 
-def summarize(state, select_key: str, run_dir: Path) -> dict:
-    "Result dict: val-selected model, the paper's max-test protocol, last evaluation, paths."
+def headline_metric(recipe: Recipe) -> str:
+    "The task's headline metric: 'accuracy' for multi-class (COVIDx, as the paper reports), else 'mauc'."
+    return "accuracy" if recipe.loss == "ce" else "mauc"
+
+def summarize(state, select_key: str, run_dir: Path, metric: str = "mauc") -> dict:
+    "Result dict: val-selected model, the paper's max-test protocol (of `metric`), last evaluation, paths."
     evs = state.evals
     if not evs: return {"run_dir": str(run_dir), "evaluations": 0}
     best = state.best or evs[-1]
     pick = lambda e: {k: e.get(k) for k in ("epoch", "val/mauc", "test/mauc", "val/accuracy", "test/accuracy") if k in e}
-    tests = [e for e in evs if e.get("test/mauc") is not None]
-    paper = max(tests, key=lambda e: e["test/mauc"]) if tests else None
+    tests = [e for e in evs if e.get(f"test/{metric}") is not None]
+    paper = max(tests, key=lambda e: e[f"test/{metric}"]) if tests else None
     return {"run_dir": str(run_dir), "selection": f"best {select_key}" if state.best else "last evaluation (no val set)",
-            "best_epoch": best["epoch"], "val_mauc": best.get("val/mauc"), "test_mauc": best.get("test/mauc"),
+            "metric": metric, "best_epoch": best["epoch"], "val_mauc": best.get("val/mauc"),
+            "test_mauc": best.get("test/mauc"), "val_accuracy": best.get("val/accuracy"),
+            "test_accuracy": best.get("test/accuracy"),
             "test_aucs": best.get("test/aucs"), "selected": pick(best), "last": pick(evs[-1]),
             "paper_protocol": None if paper is None else {
-                "max_test_mauc": paper["test/mauc"], "epoch": paper["epoch"],
-                "note": "official code's headline: max TEST mAUC over evaluations (selected on test, optimistic)"},
+                f"max_test_{metric}": paper[f"test/{metric}"], "epoch": paper["epoch"],
+                "note": f"official code's headline: max TEST {metric} over evaluations (selected on test, optimistic)"},
             "checkpoint_best": str(run_dir / "checkpoint-best.pth"), "checkpoint_last": str(run_dir / "checkpoint-last.pth"),
             "predictions_best": str(run_dir / "preds-best.npz"), "epoch_loss": state.epoch_loss, "evaluations": len(evs)}
 
@@ -113,12 +157,13 @@ def train_classifier(recipe: Recipe,  # a fine-tuning or linear-probe recipe
     env, dev = setup(recipe, device, deterministic)
     run_dir = Path(run_dir)
     if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config={**recipe.to_dict(), "init": str(init) if isinstance(init, (str, Path)) else init is not None})
-    select = "val/mauc" if val_ds is not None else "none"
+    metric = headline_metric(recipe)
+    select = f"val/{metric}" if val_ds is not None else "none"
     st = train(build_model(), train_ds, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
                make_optimizer=lambda m: make_optimizer(m, dev), loss_fn=loss_for(recipe),
                evaluate=make_evaluator({"val": val_ds, "test": test_ds}, recipe, dev, env, eval_batch_size),
-               select_key=select, track_max=("test/mauc",), **train_kw)
-    res = summarize(st, select, run_dir)
+               select_key=select, track_max=(f"test/{metric}",), **train_kw)
+    res = summarize(st, select, run_dir, metric)
     if env.is_main: (run_dir / "result.json").write_text(json.dumps(res, indent=1))
     return res
 
@@ -143,29 +188,15 @@ def finetune(recipe: FinetuneRecipe,  # e.g. FINETUNE_VIT_S_NIH or its .tiny()
 
 # %% ../nbs/24_finetune.ipynb #645112e6
 def nih_finetune_datasets(root: Path | str, recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
-    "(train, val, test) NIH splits (files or a `cxrvit cache`): timm fine-tune transform for train, resize+crop for eval."
-    from cxrvit.cache import open_nih
-    from cxrvit.transforms import eval_transform, finetune_transform
-    aug = getattr(recipe, "auto_augment", None)
-    tr = finetune_transform(recipe.img_size, auto_augment=aug, scale=getattr(recipe, "rrc_scale", (0.08, 1.0)),
-                            re_prob=getattr(recipe, "reprob", 0.0))
-    ev = eval_transform(recipe.img_size)
-    return open_nih(root, "train", transform=tr), open_nih(root, "val", transform=ev), open_nih(root, "test", transform=ev)
+    "(train, val, test) NIH splits (files or a `cxrvit cache`) with the recipe's transforms (`classifier_data`)."
+    return classifier_data(recipe, resolve_data_home(root), "nih", _kind(recipe))
+
+def _kind(recipe: Recipe) -> str: return "linprobe" if isinstance(recipe, LinprobeRecipe) else "finetune"
 
 # %% ../nbs/24_finetune.ipynb #4766bde6
-def finetune_datasets(dataset: str, root: Path | str, recipe: Recipe) -> tuple[Dataset, Dataset | None, Dataset | None]:
-    "(train, val, test) for 'nih', 'chexpert' or 'covidx' with the recipe's transforms."
-    if dataset == "nih": return nih_finetune_datasets(root, recipe)
-    from cxrvit import data
-    from cxrvit.transforms import eval_transform, finetune_transform
-    tr = finetune_transform(recipe.img_size, auto_augment=getattr(recipe, "auto_augment", None),
-                            scale=getattr(recipe, "rrc_scale", (0.08, 1.0)), re_prob=getattr(recipe, "reprob", 0.0))
-    ev = eval_transform(recipe.img_size)
-    if dataset == "chexpert":
-        return data.CheXpertDataset(root, "train", transform=tr), data.CheXpertDataset(root, "valid", transform=ev), None
-    if dataset == "covidx":
-        return data.COVIDxDataset(root, "train", transform=tr), None, data.COVIDxDataset(root, "test", transform=ev)
-    raise ValueError(f"unknown dataset {dataset!r}: use nih, chexpert or covidx")
+def finetune_datasets(dataset: str, root: Path | str, recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
+    "(train, val, test) of 'nih', 'chexpert' or 'covidx' under `root` (a data home or the dataset's own folder)."
+    return classifier_data(recipe, resolve_data_home(root), dataset, _kind(recipe))
 
 def classifier_job_cli(job: Callable,  # `finetune` or `linprobe`
                        recipe_cls: type,  # the recipe class the job needs
@@ -178,13 +209,15 @@ def classifier_job_cli(job: Callable,  # `finetune` or `linprobe`
                        init: str | None = None,  # pre-trained checkpoint (MAE or official)
                        dataset: str = "nih",  # "nih", "chexpert" or "covidx"
                        n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
+                       roots: dict | None = None,  # per-dataset roots, e.g. {"nih": "/data/nih"} (--root)
                       ) -> dict:
-    "CLI body shared by fine-tuning and linear probing: recipe by name, (train, val, test) from a root, then `job`."
+    "CLI body shared by fine-tuning and linear probing: recipe by name, (train, val, test) from the data home."
     recipe = get_recipe(recipe_name, overrides)
     if not isinstance(recipe, recipe_cls): raise ValueError(f"recipe {recipe_name!r} is not a {recipe_cls.__name__}")
     env, _ = setup(recipe, device)
-    root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-    tr, va, te = finetune_datasets(dataset if data_root else "nih", root, recipe)
+    if data_root or roots: home = resolve_data_home(data_root, roots)
+    else: home, dataset = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)}), "nih"
+    tr, va, te = classifier_data(recipe, home, dataset, _kind(recipe))
     return job(recipe, tr, va, te, Path(run_dir) if run_dir else default_run_dir(recipe), init=init,
                device=device, resume=resume)
 

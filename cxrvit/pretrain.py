@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .core import make_run_dir, project_root
+from .datahome import DataHome, pretrain_data, resolve_data_home
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
 from .optim import param_groups_wd
@@ -95,30 +96,31 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 def paper_corpus(recipe: PretrainRecipe, nih_root: Path | str | None, chexpert_root: Path | str | None = None,
                  mimic_root: Path | str | None = None) -> Dataset:
-    "The paper's corpus (CheXpert frontal + NIH train [+ MIMIC AP/PA]) via `cxrvit.data.pretrain_corpus`."
-    from cxrvit.data import pretrain_corpus
-    from cxrvit.transforms import PAPER_AUG
-    if tuple(recipe.rrc_scale) != tuple(PAPER_AUG["pretrain_scale"]):
-        raise ValueError(f"rrc_scale={recipe.rrc_scale} with CheXpert/MIMIC: pretrain_corpus builds the paper's "
-                         f"transforms (scale {PAPER_AUG['pretrain_scale']}); use an NIH-only run for other scales")
-    return pretrain_corpus(chexpert_root, nih_root, mimic_root, img_size=recipe.img_size)
+    "The paper's corpus (CheXpert frontal + NIH train [+ MIMIC AP/PA]) at the recipe's crop scale."
+    roots = {k: v for k, v in (("nih", nih_root), ("chexpert", chexpert_root), ("mimic_cxr", mimic_root)) if v}
+    corpus = "xray_0.5m" if mimic_root else "xray_0.3m" if chexpert_root else "nih"
+    return pretrain_data(recipe, resolve_data_home(None, roots), corpus)
 
 def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. "pretrain_vit_s"
                      overrides: list[str] | None = None,  # ["key=value", ...]
-                     data_root: str | None = None,  # NIH-format root; None = synthetic dataset in the cache
+                     data_root: str | None = None,  # data home (or an NIH root); None = synthetic dataset
                      run_dir: str | None = None,  # default runs/<recipe name>
                      resume: str | None = None,  # "auto" or a checkpoint path
                      device: str | None = None,
                      n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
-                     chexpert_root: str | None = None,  # add CheXpert frontal train (the paper's 0.3M corpus)
-                     mimic_root: str | None = None,  # add MIMIC-CXR AP/PA train (the ViT-B 0.5M corpus)
+                     chexpert_root: str | None = None,  # same as roots={"chexpert": …} with corpus xray_0.3m
+                     mimic_root: str | None = None,  # same as roots={"mimic_cxr": …} with corpus xray_0.5m
+                     corpus: str | None = None,  # "nih", "xray_0.3m" or "xray_0.5m"; default from the roots given
+                     roots: dict | None = None,  # per-dataset roots, e.g. {"chexpert": "/data/CheXpert-v1.0-small"}
                     ) -> dict:
-    "CLI entry: build the recipe and dataset, run `pretrain`, return its result."
+    "CLI entry: build the recipe and its corpus from the data home, run `pretrain`, return its result."
     recipe = get_recipe(recipe_name, overrides)
     if not isinstance(recipe, PretrainRecipe): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
     env, _ = setup(recipe, device)
-    if chexpert_root or mimic_root: ds = paper_corpus(recipe, data_root, chexpert_root, mimic_root)
-    else:
-        root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-        ds = nih_pretrain_dataset(root, recipe)
+    roots = {**(roots or {}), **({"chexpert": chexpert_root} if chexpert_root else {}),
+             **({"mimic_cxr": mimic_root} if mimic_root else {})}
+    corpus = corpus or ("xray_0.5m" if "mimic_cxr" in roots else "xray_0.3m" if "chexpert" in roots else "nih")
+    if data_root or roots: home = resolve_data_home(data_root, roots)
+    else: home = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)})
+    ds = pretrain_data(recipe, home, corpus)
     return pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)

@@ -106,6 +106,8 @@ class FinetuneRecipe(Recipe):
     loss: str = "bce"  # "bce" (multi-label, NaN targets masked) | "ce" (multi-class)
     global_pool: bool = True
     eval_every: int = 10
+    color_jitter: float | None = None  # timm ColorJitter strength; None = off (the paper never jitters)
+    label_fraction: float = 1.0  # share of the train images used (whole patients, nested; label-efficiency)
 
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
@@ -120,10 +122,12 @@ class LinprobeRecipe(Recipe):
     global_pool: bool = False  # MAE linear probe uses the cls token
     loss: str = "bce"
     eval_every: int = 10
+    drop_path: float = 0.1  # the official probe builds its encoder with DropPath 0.1, active in training
+    label_fraction: float = 1.0  # share of the train images used (whole patients, nested)
 
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
-        kw.update(num_classes=self.num_classes, global_pool=self.global_pool)
+        kw.update(num_classes=self.num_classes, global_pool=self.global_pool, drop_path_rate=self.drop_path)
         return kw
 
 # %% ../nbs/20_recipes.ipynb #cf85d922

@@ -14,7 +14,8 @@ from torchvision.transforms import InterpolationMode
 from .manifest import load_manifest
 
 # %% auto #0
-__all__ = ['PAPER_AUG', 'norm_stats', 'pretrain_transform', 'finetune_transform', 'eval_transform']
+__all__ = ['PAPER_AUG', 'norm_stats', 'pretrain_transform', 'finetune_transform', 'eval_transform', 'linprobe_transform',
+           'linprobe_eval_transform']
 
 # %% ../nbs/04_transforms.ipynb #9ccce2cd
 PAPER_AUG = dict(
@@ -27,6 +28,7 @@ PAPER_AUG = dict(
     re_prob=0.0,  # no random erasing
     interpolation="bicubic",
     crop_pct=224 / 256,  # eval: Resize(256) then CenterCrop(224)
+    linprobe_rotation=7,  # degrees: the official linear probe's RandomRotation
 )
 
 def norm_stats(dataset: str = "nih",  # manifest name
@@ -70,11 +72,13 @@ def finetune_transform(img_size: int = PAPER_AUG["img_size"],  # output side in 
                        channels: int = 3,  # 1 or 3
                        scale: tuple[float, float] = PAPER_AUG["finetune_scale"],
                        re_prob: float = PAPER_AUG["re_prob"],  # random-erasing probability
+                       color_jitter: float | None = None,  # timm ColorJitter strength; None = off (the paper)
                       ):
     "The paper's fine-tuning pipeline, built by timm's `create_transform(is_training=True)`."
     m0, s0 = norm_stats("nih", "finetune")
     return create_transform(img_size, is_training=True, scale=scale, ratio=PAPER_AUG["ratio"], hflip=PAPER_AUG["hflip"],
                             auto_augment=auto_augment, re_prob=re_prob, interpolation=PAPER_AUG["interpolation"],
+                            color_jitter=color_jitter,
                             mean=_fit(mean, channels, m0), std=_fit(std, channels, s0))
 
 # %% ../nbs/04_transforms.ipynb #0181220d
@@ -89,3 +93,24 @@ def eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixe
     resize = resize or int(round(img_size / PAPER_AUG["crop_pct"]))
     return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size), T.ToTensor(),
                       T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+
+# %% ../nbs/04_transforms.ipynb #1b84eff0
+def linprobe_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
+                       mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                       channels: int = 3) -> T.Compose:
+    "The official linear probe's training pipeline: RRC (0.08–1, bilinear) + h-flip + RandomRotation(7)."
+    m0, s0 = norm_stats("nih", "finetune")
+    return T.Compose([
+        T.RandomResizedCrop(img_size, scale=PAPER_AUG["finetune_scale"], interpolation=InterpolationMode.BILINEAR),
+        T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.RandomRotation(PAPER_AUG["linprobe_rotation"]),
+        T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+
+# %% ../nbs/04_transforms.ipynb #02a33d1d
+def linprobe_eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
+                            mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                            channels: int = 3) -> T.Compose:
+    "The official linear probe's evaluation pipeline: Resize(img/0.875) + CenterCrop, bilinear."
+    m0, s0 = norm_stats("nih", "finetune")
+    resize = int(round(img_size / PAPER_AUG["crop_pct"]))
+    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BILINEAR), T.CenterCrop(img_size),
+                      T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])

@@ -57,7 +57,7 @@ def test_cli_lists_and_dry_runs_table1():
     assert r.returncode == 0, r.stderr
     rows = {l.split()[0] for l in r.stdout.splitlines()[1:] if l.strip()}
     assert len(rows) == 10, rows
-    assert "PRETRAIN_VIT_S" in r.stdout and "FINETUNE_DENSENET121_NIH" in r.stdout
+    assert "pretrain_vit_s" in r.stdout and "finetune_densenet121_nih" in r.stdout
     assert cli("run", "--list").stdout.count("table1/") == 10
 
 
