@@ -21,7 +21,7 @@ from .engine import DistEnv, amp_setup, cross_entropy, masked_bce_with_logits, p
 from .metrics import mauc, per_class_auc
 from .models import create_model
 from .optim import param_groups_lrd, param_groups_wd
-from .pretrain import adamw, default_run_dir, synthetic_root
+from .pretrain import build_optimizer, default_run_dir, synthetic_root
 from .recipes import FinetuneRecipe, LinprobeRecipe, Recipe, get_recipe
 
 # %% auto #0
@@ -182,7 +182,7 @@ def finetune(recipe: FinetuneRecipe,  # e.g. FINETUNE_VIT_S_NIH or its .tiny()
     "Fine-tune `recipe` on `train_ds`, evaluate on val and test, select on val; returns the result dict."
     if not isinstance(recipe, FinetuneRecipe): raise TypeError(f"finetune needs a FinetuneRecipe, got {type(recipe).__name__}")
     return train_classifier(recipe, lambda: model if model is not None else build_finetune_model(recipe, init),
-                            lambda m, dev: adamw(finetune_groups(m, recipe), recipe, dev), train_ds, val_ds, test_ds, run_dir,
+                            lambda m, dev: build_optimizer(finetune_groups(m, recipe), recipe, dev), train_ds, val_ds, test_ds, run_dir,
                             init=init, device=device, resume=resume, deterministic=deterministic,
                             eval_batch_size=eval_batch_size, **train_kw)
 

@@ -13,8 +13,7 @@ from timm.layers import trunc_normal_
 
 from .finetune import classifier_job_cli, load_pretrained, train_classifier
 from .models import create_model
-from .optim import LARS
-from .pretrain import synthetic_root
+from .pretrain import build_optimizer, synthetic_root
 from .recipes import LinprobeRecipe
 
 # %% auto #0
@@ -44,7 +43,7 @@ def linprobe(recipe: LinprobeRecipe,  # e.g. LINPROBE or LINPROBE.tiny()
     "Linear probe of a frozen encoder; returns the same result dict as `finetune`."
     if not isinstance(recipe, LinprobeRecipe): raise TypeError(f"linprobe needs a LinprobeRecipe, got {type(recipe).__name__}")
     return train_classifier(recipe, lambda: build_linprobe_model(recipe, init),
-                            lambda m, dev: LARS(m.head.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay),
+                            lambda m, dev: build_optimizer(m.head.parameters(), recipe, dev),
                             train_ds, val_ds, test_ds, run_dir, init=init, device=device, resume=resume,
                             deterministic=deterministic, eval_batch_size=eval_batch_size, **train_kw)
 

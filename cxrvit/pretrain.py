@@ -15,12 +15,12 @@ from .core import make_run_dir, project_root
 from .datahome import DataHome, pretrain_data, resolve_data_home
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
-from .optim import param_groups_wd
+from .optim import LARS, param_groups_wd
 from .recipes import PretrainRecipe, Recipe, get_recipe
 
 # %% auto #0
-__all__ = ['build_pretrain_model', 'adamw', 'mae_loss', 'pretrain', 'synthetic_root', 'nih_pretrain_dataset', 'default_run_dir',
-           'paper_corpus', 'run_pretrain_cli']
+__all__ = ['build_pretrain_model', 'adamw', 'build_optimizer', 'mae_loss', 'pretrain', 'synthetic_root', 'nih_pretrain_dataset',
+           'default_run_dir', 'paper_corpus', 'run_pretrain_cli']
 
 # %% ../nbs/23_pretrain.ipynb #9b214439
 def build_pretrain_model(recipe: PretrainRecipe) -> nn.Module:
@@ -31,6 +31,12 @@ def adamw(groups: list[dict], recipe: Recipe, device: torch.device) -> torch.opt
     "AdamW with the recipe's lr/betas; fused kernel on CUDA, foreach elsewhere."
     fast = dict(fused=True) if device.type == "cuda" else dict(foreach=True)
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=recipe.betas, **fast)
+
+def build_optimizer(params, recipe: Recipe, device: torch.device) -> torch.optim.Optimizer:
+    "The recipe's optimizer over `params` (groups or tensors): 'adamw' (MAE, fine-tuning) or 'lars' (linear probe)."
+    if recipe.optimizer == "adamw": return adamw(params, recipe, device)
+    if recipe.optimizer == "lars": return LARS(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    raise ValueError(f"optimizer={recipe.optimizer!r}: use 'adamw' or 'lars'")
 
 def mae_loss(mask_ratio: float):
     "Engine loss function: the MAE's own masked-patch MSE for a batch `(images, ...)`."
@@ -56,7 +62,7 @@ def pretrain(recipe: PretrainRecipe,  # e.g. PRETRAIN_VIT_S or PRETRAIN_VIT_S.ti
     if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=recipe.to_dict())
     model = model if model is not None else build_pretrain_model(recipe)
     st = train(model, dataset, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
-               make_optimizer=lambda m: adamw(param_groups_wd(m, recipe.weight_decay), recipe, dev),
+               make_optimizer=lambda m: build_optimizer(param_groups_wd(m, recipe.weight_decay), recipe, dev),
                loss_fn=mae_loss(recipe.mask_ratio), **train_kw)
     res = {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoint-last.pth"), "epochs_done": st.epoch,
            "global_step": st.global_step, "steps_per_epoch": recipe.iters_per_epoch(len(dataset)),
