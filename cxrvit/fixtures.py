@@ -57,27 +57,29 @@ def chexpert_values(masks: Sequence[int],  # NIH label masks, one per row
     return pd.DataFrame(V, columns=list(labels))
 
 # %% ../nbs/08_fixtures.ipynb #00f1c00c
-def _draw(job: tuple) -> str:
-    "Render and save one image (worker entry point); kind 'L', 'RGB' or 'lateral'."
-    path, seed, pid, fu, mask, size, kind = job
+def _draw(group: tuple) -> int:
+    "Render one image and save it to each (path, kind) of the group (worker entry point)."
+    (seed, pid, fu, mask, size), outputs = group
     a = render(seed, pid, fu, mask, size)  # [size, size] uint8
-    if kind == "lateral": a = np.ascontiguousarray(np.rot90(a))
-    img = Image.fromarray(a, "L")
-    if kind == "RGB": img = img.convert("RGB")
-    if path.endswith(".jpg"): img.save(path, "JPEG", quality=95)
-    else: img.save(path, "PNG")
-    return path
+    for path, kind in outputs:
+        img = Image.fromarray(np.ascontiguousarray(np.rot90(a)) if kind == "lateral" else a, "L")
+        if kind == "RGB": img = img.convert("RGB")
+        if path.endswith(".jpg"): img.save(path, "JPEG", quality=95)
+        else: img.save(path, "PNG")
+    return len(outputs)
 
 def _draw_all(jobs: list[tuple], workers: int, progress: bool):
-    "Make the folders, then run `_draw` over `jobs` in-process (workers <= 1) or in a pool."
+    "Make the folders, then draw the jobs (path, seed, pid, fu, mask, size, kind)."
     for d in sorted({os.path.dirname(j[0]) for j in jobs}): os.makedirs(d, exist_ok=True)
+    groups: dict[tuple, list] = {}
+    for j in jobs: groups.setdefault(tuple(j[1:6]), []).append((j[0], j[6]))  # one render per image
     bar = tqdm(total=len(jobs), desc="fixture images", disable=not progress, unit="img")
-    if workers <= 1 or len(jobs) < 64:
-        for j in jobs: _draw(j); bar.update()
+    if workers <= 1 or len(groups) < 64:
+        for g in groups.items(): bar.update(_draw(g))
     else:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(workers) as pool:
-            for _ in pool.imap_unordered(_draw, jobs, chunksize=16): bar.update()
+            for k in pool.imap_unordered(_draw, list(groups.items()), chunksize=16): bar.update(k)
     bar.close()
 
 # %% ../nbs/08_fixtures.ipynb #00f1c00e
@@ -93,9 +95,9 @@ def _gz(text: str) -> bytes:
     return buf.getvalue()
 
 # %% ../nbs/08_fixtures.ipynb #00f1c010
-def _nih(root: Path, n: int, size: int, seed: int, layout: str, lateral_fraction: float):
-    "NIH ChestX-ray14: jobs, files, counts."
-    p = plan_synthetic(n, seed); names = p["image"].to_numpy()
+def _nih(root: Path, n: int, size: int, seed: int, o: dict):
+    "NIH ChestX-ray14: jobs, files, counts (o: make_data_home's layout options)."
+    p, layout = plan_synthetic(n, seed), o["nih_layout"]; names = p["image"].to_numpy()
     if layout == "flat": dirs = ["images"] * n
     else:
         k = min(12, max(2, n // 25)); fold = np.empty(n, int)
@@ -121,13 +123,13 @@ def _nih(root: Path, n: int, size: int, seed: int, layout: str, lateral_fraction
 CHEXPERT_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA",
                     *load_manifest("chexpert")["all_labels"])
 
-def _chexpert(root: Path, n: int, size: int, seed: int, layout: str, lateral_fraction: float):
+def _chexpert(root: Path, n: int, size: int, seed: int, o: dict):
     "CheXpert-v1.0-small: jobs, files, counts."
     p, rng = plan_synthetic(n, seed), np.random.default_rng([seed, 0xC4E])
     p["part"] = np.where(p["split"] == "test", "valid", "train")
     first = p.groupby("patient_id").head(1).sort_values(["part", "patient_id"])
     num = dict(zip(first["patient_id"], range(1, len(first) + 1)))  # train first, then valid
-    lat = rng.random(n) < lateral_fraction
+    lat = rng.random(n) < o["lateral_fraction"]
     rows, jobs = [], []
     for r, l in zip(p.itertuples(), lat):
         d = f"{r.part}/patient{num[r.patient_id]:05d}/study{r.follow_up + 1}"
@@ -135,7 +137,7 @@ def _chexpert(root: Path, n: int, size: int, seed: int, layout: str, lateral_fra
             rel = f"{d}/view{v}_{kind}.jpg"
             jobs.append((str(root / rel), seed, int(r.patient_id), int(r.follow_up), int(r.mask),
                          size, "L" if kind == "frontal" else "lateral"))
-            rows.append((f"CheXpert-v1.0-small/{rel}", {"M": "Male", "F": "Female"}[r.gender],
+            rows.append((f"{o['chexpert_release']}/{rel}", {"M": "Male", "F": "Female"}[r.gender],
                          int(r.age), kind.capitalize(), r.view if kind == "frontal" else np.nan,
                          r.part, int(r.mask)))
     t = pd.DataFrame(rows, columns=[*CHEXPERT_COLUMNS[:5], "part", "mask"])
@@ -168,11 +170,11 @@ def _dicom_ids(rng: np.random.Generator, k: int) -> list[str]:
     return ["-".join(f"{x:08x}" for x in row) for row in rng.integers(0, 2**32, (k, 5), np.uint64)]
 
 # %% ../nbs/08_fixtures.ipynb #00f1c015
-def _mimic(root: Path, n: int, size: int, seed: int, layout: str, lateral_fraction: float):
+def _mimic(root: Path, n: int, size: int, seed: int, o: dict):
     "MIMIC-CXR-JPG 2.0.0: jobs, files, counts."
     p, rng = plan_synthetic(n, seed), np.random.default_rng([seed, 0x313C])
     subj, study = _mimic_ids(p, rng)
-    lat, blank = rng.random(n) < lateral_fraction, rng.random(n) < 0.05
+    lat, blank = rng.random(n) < o["lateral_fraction"], rng.random(n) < 0.05
     split = p["split"].map({"train": "train", "val": "validate", "test": "test"})
     rows, jobs = [], []
     for i, r in enumerate(p.itertuples()):
@@ -191,7 +193,8 @@ def _mimic(root: Path, n: int, size: int, seed: int, layout: str, lateral_fracti
 # %% ../nbs/08_fixtures.ipynb #00f1c016
 def _mimic_files(t: pd.DataFrame, p: pd.DataFrame, size: int, rng: np.random.Generator) -> dict:
     "The three .csv.gz tables of the release."
-    desc = np.where(p["view"].to_numpy()[t["i"]] == "PA", "CHEST (PA AND LAT)", "CHEST (PORTABLE AP)")
+    pa = p["view"].to_numpy()[t["i"]] == "PA"  # the study's frontal view
+    desc = np.where(pa, "CHEST (PA AND LAT)", "CHEST (PORTABLE AP)")
     i = t["i"].to_numpy(); days = rng.integers(0, 36500, len(p))[i]  # release dates: 2100s
     day = (pd.Timestamp("2110-01-01") + pd.to_timedelta(days, "D")).strftime("%Y%m%d").astype(int)
     meta = pd.DataFrame(dict(zip(MIMIC_METADATA_COLUMNS, [
@@ -232,7 +235,7 @@ def _covidx_name(src: str, pid: int, fu: int, uid: str, k: int) -> tuple[str, st
     return f"{pid}", f"covid-{pid}-{fu}.{ext}"
 
 # %% ../nbs/08_fixtures.ipynb #00f1c019
-def _covidx(root: Path, n: int, size: int, seed: int, layout: str, lateral_fraction: float):
+def _covidx(root: Path, n: int, size: int, seed: int, o: dict):
     "COVIDx 9A: jobs, files, counts."
     p, rng = plan_synthetic(n, seed), np.random.default_rng([seed, 0xC0F1D])
     pats = np.unique(p["patient_id"]); labels = list(load_manifest("covidx").labels)
@@ -257,22 +260,25 @@ def _covidx(root: Path, n: int, size: int, seed: int, layout: str, lateral_fract
     return jobs, files, counts
 
 # %% ../nbs/08_fixtures.ipynb #00f1c01b
-_WRITERS = {"nih": ("nih", _nih), "chexpert": ("chexpert/CheXpert-v1.0-small", _chexpert),
-            "mimic_cxr": ("mimic_cxr", _mimic), "covidx": ("covidx", _covidx)}
+_WRITERS = {"nih": _nih, "chexpert": _chexpert, "mimic_cxr": _mimic, "covidx": _covidx}
 DATASETS = tuple(_WRITERS)
 
-def _check_args(n, size, seed, nih_layout, datasets, lateral_fraction):
+def _check_args(n: dict, size, seed, datasets, o: dict):
     "ValueError naming the argument and what it accepts."
-    bad = [d for d in datasets if d not in _WRITERS]
+    bad = [d for d in [*datasets, *n] if d not in _WRITERS]
     if bad or not datasets:
-        raise ValueError(f"datasets: unknown {bad or 'empty'}; choose from {list(DATASETS)}")
-    if nih_layout not in ("flat", "kaggle"):
-        raise ValueError(f"nih_layout must be 'flat' or 'kaggle', got {nih_layout!r}")
+        raise ValueError(f"datasets / n: unknown {bad or 'empty'}; choose from {list(DATASETS)}")
+    if o["nih_layout"] not in ("flat", "kaggle"):
+        raise ValueError(f"nih_layout must be 'flat' or 'kaggle', got {o['nih_layout']!r}")
+    names = load_manifest("chexpert")["root_names"]
+    if o["chexpert_release"] not in names:
+        raise ValueError(f"chexpert_release must be one of {names}, got {o['chexpert_release']!r}")
     if not 64 <= size <= 1024: raise ValueError(f"size must be between 64 and 1024, got {size}")
-    if n < 10: raise ValueError(f"n must be >= 10 (three patient-disjoint splits), got {n}")
+    few = {d: k for d, k in n.items() if k < 10}
+    if few: raise ValueError(f"n must be >= 10 (three patient-disjoint splits), got {few}")
     if seed < 0: raise ValueError(f"seed must be >= 0, got {seed}")
-    if not 0 <= lateral_fraction < 1:
-        raise ValueError(f"lateral_fraction must be in [0, 1), got {lateral_fraction}")
+    if not 0 <= o["lateral_fraction"] < 1:
+        raise ValueError(f"lateral_fraction must be in [0, 1), got {o['lateral_fraction']}")
 
 # %% ../nbs/08_fixtures.ipynb #00f1c01c
 def _write(path: Path, data: str | bytes):
@@ -282,7 +288,7 @@ def _write(path: Path, data: str | bytes):
 
 def fixture_info(home: Path | str,  # a folder written by `make_data_home`
                 ) -> dict:
-    "What `make_data_home` wrote: `params`, `roots` (dataset -> folder below home) and `counts`."
+    "What `make_data_home` wrote: `params`, `roots` (dataset -> its folder below home), `counts`."
     p = Path(home) / "fixture.json"
     if not p.is_file():
         raise FileNotFoundError(f"{p}: not found; {home} was not written by make_data_home")
@@ -290,32 +296,38 @@ def fixture_info(home: Path | str,  # a folder written by `make_data_home`
 
 # %% ../nbs/08_fixtures.ipynb #00f1c01d
 def make_data_home(out: Path | str,  # data home to create (empty, or one made with these arguments)
-                   n: int = 200,  # frontal images per dataset (laterals come on top)
+                   n: int | dict[str, int] = 200,  # frontal images per dataset; {dataset: n}
                    size: int = 64,  # image side in pixels, 64…1024
                    seed: int = 0,  # same seed → same bytes
                    nih_layout: str = "flat",  # "flat" (images/) or "kaggle" (images_0NN/images/)
                    datasets: Sequence[str] = DATASETS,  # "nih", "chexpert", "mimic_cxr", "covidx"
                    lateral_fraction: float = 0.15,  # CheXpert/MIMIC studies that also get a lateral
+                   chexpert_release: str = "CheXpert-v1.0-small",  # or "CheXpert-v1.0" (full)
+                   mimic_subdir: str = "",  # e.g. "mimic-cxr-jpg/2.0.0" (PhysioNet's folders)
                    workers: int | None = None,  # processes; None = all cores, 1 = in-process
                    progress: bool = False,  # show a progress bar
                   ) -> Path:
     "Write a small data home: one folder per dataset, each in its release's on-disk format."
-    datasets = list(datasets); _check_args(n, size, seed, nih_layout, datasets, lateral_fraction)
-    out = Path(out); params = dict(n=n, size=size, seed=seed, nih_layout=nih_layout,
-                                   datasets=datasets, lateral_fraction=lateral_fraction)
+    datasets = list(datasets); ns = n if isinstance(n, dict) else dict.fromkeys(datasets, n)
+    o = dict(nih_layout=nih_layout, lateral_fraction=lateral_fraction,
+             chexpert_release=chexpert_release)  # what the writers read
+    _check_args(ns, size, seed, datasets, o)
+    out = Path(out)
+    params = dict(n=n, size=size, seed=seed, datasets=datasets, mimic_subdir=mimic_subdir, **o)
     if (out / "fixture.json").is_file() and fixture_info(out)["params"] == params: return out
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: not empty and not a fixture made with {params}; "
                               "delete it or pick an empty folder")
+    sub = {"nih": "nih", "chexpert": f"chexpert/{chexpert_release}", "covidx": "covidx",
+           "mimic_cxr": "/".join(["mimic_cxr", *Path(mimic_subdir).parts])}
     jobs, files, counts = [], {}, {}
     for d in datasets:
-        sub, writer = _WRITERS[d]
         ds_seed = 16 * seed + DATASETS.index(d)  # distinct per dataset
-        j, f, counts[d] = writer(out / sub, n, size, ds_seed, nih_layout, lateral_fraction)
-        jobs += j; files.update({out / sub / k: v for k, v in f.items()})
+        j, f, counts[d] = _WRITERS[d](out / sub[d], ns.get(d, 200), size, ds_seed, o)
+        jobs += j; files.update({out / sub[d] / k: v for k, v in f.items()})
     _draw_all(jobs, int(workers or os.cpu_count() or 1), progress)
     for p, data in files.items(): _write(p, data)
-    roots = {d: _WRITERS[d][0].split("/")[0] for d in datasets}
-    info = dict(params=params, roots=roots, counts=counts)
+    info = dict(params=params, roots={d: sub[d].split("/")[0] for d in datasets},
+                dataset_roots={d: sub[d] for d in datasets}, counts=counts)
     _write(out / "fixture.json", json.dumps(info, indent=1))  # last: marks the home complete
     return out
