@@ -512,14 +512,28 @@ def _images(step: Step, p: dict, home, smoke: bool) -> str:
     from cxrvit.manifest import load_manifest
     names = step_datasets(step, p)
     if not names: return ""
-    if home is not None and not smoke:
+    if home is not None:
         miss = [n for n in names if not home.has(n)]
         if miss: return f"{', '.join(names)} (missing: {', '.join(miss)})"
-        return ", ".join(f"{n} {home.roots[n]}" for n in names)
+        try: return _counted(step, p, home, smoke)
+        except Exception as e: return f"{', '.join(names)} (cannot read: {e})"
     def count(n):
         m = load_manifest(n); c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
         return f"{n} train {c:,}" if c else n
     return ("smoke: ~192 per split of " + ", ".join(names)) if smoke else ", ".join(count(n) for n in names) + " (manifest)"
+
+def _counted(step: Step, p: dict, home, smoke: bool) -> str:
+    "Split sizes of the datasets a step reads, counted from the data home's tables (no image is decoded)."
+    from cxrvit.datahome import classifier_data, pretrain_data
+    from cxrvit.steps import SMOKE_N, step_recipe
+    if "recipe" not in p: return ", ".join(f"{n} (as its training step)" for n in step_datasets(step, p))
+    r, n = step_recipe(p["recipe"], p.get("overrides"), smoke), SMOKE_N if smoke else None
+    if step.notebook == "pretrain":
+        c = pretrain_data(r, home, p.get("corpus", "nih"), smoke_n=n)
+        return " + ".join(f"{k} train {len(d):,}" for k, d in c.parts.items())
+    kind = "linprobe" if step.notebook == "linprobe" or p.get("kind") == "linprobe" else "finetune"
+    tr, va, te = classifier_data(r, home, p.get("dataset", "nih"), kind, smoke_n=n)
+    return f"{p.get('dataset', 'nih')} train {len(tr):,} · val {len(va):,} · test {len(te):,}"
 
 def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None, roots: dict | None = None,
          smoke: bool = False, sets: dict | None = None, inputs: dict | None = None) -> pd.DataFrame:
