@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_fixtures.ipynb #00f1c002
 from __future__ import annotations
-import gzip, io, json, multiprocessing as mp, os, uuid
+import gzip, hashlib, importlib.util, io, json, multiprocessing as mp, os, shutil, tempfile, uuid
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +19,7 @@ from .synth import (NIH_COLUMNS, labels_to_mask, mask_bits, mask_to_labels, nih_
 
 # %% auto #0
 __all__ = ['CHEXPERT_FROM_NIH', 'CHEXPERT_COLUMNS', 'MIMIC_FILES', 'MIMIC_METADATA_COLUMNS', 'DATASETS', 'chexpert_findings',
-           'chexpert_values', 'fixture_info', 'make_data_home']
+           'chexpert_values', 'fixture_info', 'make_data_home', 'cached_data_home']
 
 # %% ../nbs/08_fixtures.ipynb #00f1c006
 CHEXPERT_FROM_NIH: dict[str, tuple[str, ...]] = {
@@ -331,3 +331,29 @@ def make_data_home(out: Path | str,  # data home to create (empty, or one made w
                 dataset_roots={d: sub[d] for d in datasets}, counts=counts)
     _write(out / "fixture.json", json.dumps(info, indent=1))  # last: marks the home complete
     return out
+
+# %% ../nbs/08_fixtures.ipynb #00f1c032
+def _source_key() -> str:
+    "Hash of the fixture and synthetic-generator modules' source (so a stale home never matches)."
+    h = hashlib.sha256()
+    for m in ("cxrvit.fixtures", "cxrvit.synth"):
+        h.update(Path(importlib.util.find_spec(m).origin).read_bytes())
+    return h.hexdigest()[:12]
+
+def cached_data_home(cache_dir: Path | str | None = None,  # default $CXRVIT_FIXTURE_CACHE or <tmp>
+                     **kw,  # `make_data_home` arguments (workers, progress: same home)
+                    ) -> Path:
+    "A data home for `make_data_home(**kw)`, built once and shared by every caller (processes too)."
+    base = Path(cache_dir or os.environ.get("CXRVIT_FIXTURE_CACHE")
+                or Path(tempfile.gettempdir()) / "cxrvit-fixtures")
+    args = {k: v for k, v in kw.items() if k not in ("workers", "progress")}
+    key = json.dumps([args, _source_key()], sort_keys=True, default=list)
+    key = hashlib.sha256(key.encode()).hexdigest()[:16]
+    final = base / f"home-{key}"
+    if (final / "fixture.json").is_file(): return final
+    tmp = base / f".build-{key}-{os.getpid()}"; shutil.rmtree(tmp, ignore_errors=True)
+    make_data_home(tmp, **kw)
+    try: os.rename(tmp, final)  # atomic; fails when another process published first
+    except OSError: shutil.rmtree(tmp, ignore_errors=True)
+    fixture_info(final)  # raises if neither this process nor another one finished
+    return final
