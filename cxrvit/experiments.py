@@ -372,7 +372,7 @@ def run_experiment(exp: Experiment,
     dirs = step_dirs(exp, runs_root)
     for s in exp.steps:
         p, sd = params[s.id], dirs[s.id]
-        sh = config_hash({"step": {k: v for k, v in asdict(s).items() if k != "id"}, "params": p})
+        sh = config_hash({"notebook": s.notebook, "params": p})  # the same work in a shared folder hashes alike
         if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
         try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log, label=s.id)

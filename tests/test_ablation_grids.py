@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from _home import make_home
 
 # what each built value is evidence of: built key -> the recipe field that drives it
 BUILT = {"rrc_scale": "rrc_scale", "mask_ratio": "mask_ratio", "auto_augment": "auto_augment",
@@ -15,9 +14,9 @@ BUILT = {"rrc_scale": "rrc_scale", "mask_ratio": "mask_ratio", "auto_augment": "
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(world):
     from cxrvit.datahome import resolve_data_home
-    return resolve_data_home(make_home(tmp_path_factory.mktemp("home")))
+    return resolve_data_home(world["home"])
 
 
 def grids():
