@@ -388,7 +388,7 @@ def _expose(D, rng, size, rec=None):
     D = D + rng.normal(0, u(0.01, 0.025), D.shape).astype(np.float32)
     return (np.clip(D, 0, 1) * 255 + 0.5).astype(np.uint8)
 
-# %% ../nbs/06_synth.ipynb
+# %% ../nbs/06_synth.ipynb #b0d57306
 BOX_FINDINGS = (0, 1, 2, 3, 4, 5, 6, 7)  # the 8 findings NIH boxed (Atelectasis … Pneumothorax), by index
 NIH_BOX_NAMES = {"Infiltration": "Infiltrate"}  # NIH's BBox_List spells this finding differently
 
