@@ -134,7 +134,7 @@ def cmd_compare(a):
     print(f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})")
     print(c["per_class"].round(4).to_string()); return 0
 
-# %% ../nbs/90_cli.ipynb
+# %% ../nbs/90_cli.ipynb #555326d3
 def cmd_explain_eval(a):
     "cxrvit explain-eval: score a run's heat maps against the root's boxes, beside a centre prior."
     from cxrvit.explain import explain_eval
@@ -156,7 +156,7 @@ def _add_explain_eval_parser(sub):
     p.add_argument("--n-boot", type=int, default=1000, help="patient-bootstrap resamples for the CIs")
     p.set_defaults(fn=cmd_explain_eval)
 
-# %% ../nbs/90_cli.ipynb
+# %% ../nbs/90_cli.ipynb #ebc8af3b
 def cmd_predict(a):
     "cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if any file failed."
     from cxrvit.infer import EXIT_SOME_FAILED, run_predict
