@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['cmd_run', 'cmd_results', 'cmd_demo', 'cmd_verify', 'cmd_cache', 'cmd_synth', 'cmd_train', 'cmd_recipes', 'cmd_models',
-           'cmd_inspect', 'cmd_export', 'cmd_compare', 'parser', 'main']
+           'cmd_inspect', 'cmd_export', 'cmd_compare', 'cmd_explain_eval', 'cmd_predict', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb7f321c
 def _kv(items: list[str] | None, what: str) -> dict:
@@ -147,6 +147,52 @@ def cmd_compare(a):
     print(f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})")
     print(c["per_class"].round(4).to_string()); return 0
 
+# %% ../nbs/90_cli.ipynb #555326d3
+def cmd_explain_eval(a):
+    "cxrvit explain-eval: score a run's heat maps against the root's boxes, beside a centre prior."
+    from cxrvit.explain import explain_eval
+    r = explain_eval(a.run, a.data_root, a.method, a.out, boxes=a.boxes, frame=a.box_frame, device=a.device,
+                     batch_size=a.batch_size, n_boot=a.n_boot)
+    print(f"{r['boxes_scored']} boxes on {r['images']} images; pointing game: " +
+          ", ".join(f"{m} {v:.3f}" for m, v in r["pointing"].items()) + f"; wrote {r['out']}/explain.json, explain.csv")
+    return 0
+
+def _add_explain_eval_parser(sub):
+    p = sub.add_parser("explain-eval", help="score Grad-CAM / attention maps against bounding boxes")
+    p.add_argument("--run", required=True, help="fine-tune run folder (its checkpoint-best.pth) or a checkpoint")
+    p.add_argument("--data-root", required=True, help="NIH-format root with the images and BBox_List_2017.csv")
+    p.add_argument("--method", default="gradcam", choices=["gradcam", "rollout", "attention"])
+    p.add_argument("--out", help="output folder (default RUN/explain-METHOD)")
+    p.add_argument("--boxes", help="box list (default DATA_ROOT/BBox_List_2017.csv[.gz])")
+    p.add_argument("--box-frame", type=int, help="side of the boxes' frame (default: auto, 1024 for NIH)")
+    p.add_argument("--device"); p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--n-boot", type=int, default=1000, help="patient-bootstrap resamples for the CIs")
+    p.set_defaults(fn=cmd_explain_eval)
+
+# %% ../nbs/90_cli.ipynb #ebc8af3b
+def cmd_predict(a):
+    "cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if any file failed."
+    from cxrvit.infer import EXIT_SOME_FAILED, run_predict
+    res = run_predict(a.weights, a.inputs, a.out, device=a.device, batch_size=a.batch_size, heatmaps=a.heatmaps,
+                      min_prob=a.min_prob, progress=not a.quiet)
+    n_bad = len(res.failed)
+    print(f"{len(res.table) - n_bad} of {len(res.table)} images predicted; wrote {a.out}/predictions.csv, index.html"
+          + (f"; {n_bad} failed, listed in {a.out}/failures.csv" if n_bad else ""))
+    return EXIT_SOME_FAILED if n_bad else 0
+
+def _add_predict_parser(sub):
+    p = sub.add_parser("predict", help="run a checkpoint on your own PNG/JPEG/DICOM files",
+                       description="Exit codes: 0 all images predicted, 3 some could not be read (see failures.csv), "
+                                   "2 bad arguments.")
+    p.add_argument("--weights", required=True, help="cxrvit checkpoint or a released fine-tuned ViT checkpoint")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
+    p.add_argument("--out", required=True, help="output folder (must not hold a predictions.csv)")
+    p.add_argument("--device"); p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=True,
+                   help="Grad-CAM PNG per image and finding at or above threshold")
+    p.add_argument("--min-prob", type=float, default=0.5, help="heat-map threshold where the checkpoint has none")
+    p.add_argument("--quiet", action="store_true", help="no progress bar"); p.set_defaults(fn=cmd_predict)
+
 # %% ../nbs/90_cli.ipynb #10230462
 def _train_parser(sub, name, help):
     p = sub.add_parser(name, help=help)
@@ -212,6 +258,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare two prediction tables (paired bootstrap, DeLong)")
     p.add_argument("a"); p.add_argument("b"); p.add_argument("--n-boot", type=int, default=1000); p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_compare)
+    _add_explain_eval_parser(sub)
+    _add_predict_parser(sub)
     return ap
 
 # %% ../nbs/90_cli.ipynb #92083f60

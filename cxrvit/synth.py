@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 from .manifest import load_manifest
 
 # %% auto #0
-__all__ = ['NIH_COLUMNS', 'nih_labels', 'mask_to_labels', 'labels_to_mask', 'mask_bits', 'nih_label_sets', 'label_set_probs',
-           'Canvas', 'ellipse', 'blob', 'smooth_noise', 'ridges', 'Anatomy', 'sample_anatomy', 'draw_cxr',
-           'finding_grid', 'plan_synthetic', 'render', 'make_synthetic_nih', 'synth_speed']
+__all__ = ['BOX_FINDINGS', 'NIH_BOX_NAMES', 'NIH_COLUMNS', 'BBOX_HEADER', 'nih_labels', 'mask_to_labels', 'labels_to_mask',
+           'mask_bits', 'nih_label_sets', 'label_set_probs', 'Canvas', 'ellipse', 'blob', 'smooth_noise', 'ridges',
+           'Anatomy', 'sample_anatomy', 'draw_cxr', 'finding_grid', 'plan_synthetic', 'render', 'make_synthetic_nih',
+           'synth_speed']
 
 # %% ../nbs/06_synth.ipynb #84707771
 _NIH_LABEL_SETS = """
@@ -217,28 +218,36 @@ def _sides(rng, both_p=0.3):
     "One random side, or both with probability both_p."
     return (-1, 1) if rng.random() < both_p else (int(rng.choice([-1, 1])),)
 
-def _fill_signs(cv, rng, lab, g, fill, dense):
-    "Pathology that replaces lung air (`fill`, 0..1) or adds density anywhere (`dense`)."
-    u = rng.uniform
+def _fill_signs(cv, rng, lab, g, fill, dense, rec=None):
+    "Pathology that replaces lung air (`fill`, 0..1) or adds density anywhere (`dense`); `rec` notes where."
+    u = rng.uniform; rec = rec or _NO_SIGNS
     if lab[0]:  # Atelectasis: dense wedge from the hilum to the base (volume loss handled by the dome)
+        rec.start(fill, dense)
         s = g["atel"]; cx, cy, ax, ay, dome = g[s]
         pts = np.array([[cx - s * 0.6 * ax, cy + u(-0.1, 0.1)], [cx + s * u(0.8, 1.0) * ax, dome - 0.02],
                         [cx - s * u(0.0, 0.3) * ax, dome - 0.02]], np.float32)
         _triangle(cv, fill, pts, u(0.75, 1.0))
+        rec.stop(0, fill, dense)
     if lab[2]:  # Effusion: fluid at the base with a meniscus rising laterally
+        rec.start(fill, dense)
         for s in g["eff"]:
             cx, cy, ax, ay, dome = g[s]; lvl = dome - u(0.1, 0.3)
             sl, X, Y = cv.box(cx - ax - 0.05, cx + ax + 0.05, lvl - 0.3, dome + 0.3)
             lat = np.clip(s * (X - cx) / ax, 0, None)
             fill[sl] += _soft(lvl - 0.25 * lat ** 2 - Y, 0.04)
+        rec.stop(2, fill, dense)
     if lab[3]:  # Infiltration: several patchy, faint, ill-defined hazes
+        rec.start(fill, dense)
         for _ in range(rng.integers(3, 7)):
             s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s])
             blob(cv, fill, x, y, u(0.05, 0.09), u(0.05, 0.09), u(0.45, 0.7))
+        rec.stop(3, fill, dense)
     if lab[6]:  # Pneumonia: lower-zone, round, mottled dense opacity
+        rec.start(fill, dense)
         s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s], "lower", 0.1)
         b = cv.zeros(); blob(cv, b, x, y, u(0.08, 0.12), u(0.07, 0.1), 1.0)
         fill += np.clip(1.6 * b * (0.75 + 0.35 * g["mottle"]), 0, 1) * u(0.7, 0.95)
+        rec.stop(6, fill, dense)
     if lab[8]:  # Consolidation: homogeneous upper-lobe opacity with a sharp lower border (fissure)
         s = int(rng.choice([-1, 1])); cx, cy, ax, ay, dome = g[s]; fy = cy + u(-0.1, 0.1)
         sl, X, Y = cv.box(cx - ax, cx + ax, cy - ay, fy + 0.02)
@@ -249,13 +258,17 @@ def _fill_signs(cv, rng, lab, g, fill, dense):
             cx, cy, ax, ay, dome = g[s]
             blob(cv, fill, cx - s * 0.35 * ax, cy + 0.1 * ay, u(0.12, 0.16), u(0.18, 0.24), v)
     if lab[4]:  # Mass: one large round opacity
+        rec.start(fill, dense)
         s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s], "any", 0.12)
         ellipse(cv, dense, x, y, u(0.1, 0.15), u(0.1, 0.15), u(0.35, 0.48), edge=0.03, ang=u(0, 3))
+        rec.stop(4, fill, dense)
     if lab[5]:  # Nodule: one or two small well-defined round opacities
+        rec.start(fill, dense)
         for _ in range(rng.integers(1, 3)):
             s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s])
             r = u(0.04, 0.06); ellipse(cv, dense, x, y, r, r, u(0.4, 0.55), edge=0.012)
 
+        rec.stop(5, fill, dense)
 def _triangle(cv, out, pts, val):
     "Add `val` inside a triangle (soft edge of ~1.5 px)."
     (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
@@ -294,9 +307,12 @@ def _ribs(cv, D, a, lungs):
         yc = -0.72 - 0.2 * s * (X - a.cx)
         D[sl] += 0.13 * _soft(np.abs(Y - yc) - 0.025, 0.02) * _soft(np.abs(X - a.cx - s * 0.34) - 0.26, 0.04)
 
-def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None) -> np.ndarray:
+def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None,
+             boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) of each drawn sign
+            ) -> np.ndarray:
     "Draw one synthetic frontal chest X-ray (uint8 [size,size]) showing the sign of every finding in `labels`."
     lab = _as_mask(labels); rng = np.random.default_rng(rng); u = rng.uniform
+    rec = _Signs() if boxes is not None else _NO_SIGNS
     a = anatomy or sample_anatomy(rng); cv = Canvas(size)
     g = {"atel": int(rng.choice([-1, 1])), "eff": _sides(rng)}
     lungs = _lungs(a, lab[10], {g["atel"]: u(0.1, 0.16)} if lab[0] else {}); g.update(lungs)
@@ -310,11 +326,12 @@ def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None) 
     np.clip(H, 0, 1, out=H)
     side = {s: cv.zeros() for s in (-1, 1)}
     for s in (-1, 1): _lung_mask(cv, side[s], lungs[s]); np.clip(side[s], 0, 1, out=side[s])
-    air = (side[-1] + side[1]) * (1 - H)
+    air = (side[-1] + side[1]) * (1 - H); rec.air = air
+    if lab[1]: rec.add(1, H)  # the enlarged heart
     marks = air.copy(); extra = cv.zeros()
-    if lab[7]: _pneumothorax(cv, rng, lungs, side, marks, extra, D)
+    if lab[7]: _pneumothorax(cv, rng, lungs, side, marks, extra, D); rec.add(7, extra)  # the air outside the lung
     fill, dense = cv.zeros(), cv.zeros()
-    _fill_signs(cv, rng, lab, g, fill, dense)
+    _fill_signs(cv, rng, lab, g, fill, dense, rec)
     _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D)
     np.clip(fill, 0, 1, out=fill)
     vessels = ridges(np.random.default_rng(a.marks), size, 40, 0.2)
@@ -324,7 +341,9 @@ def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None) 
     D += 0.12 * H - (0.5 if lab[10] else 0.42) * air * (1 - fill) - 0.12 * extra
     D += vamp * vessels * (0.35 + hil) * marks * (1 - fill) + dense
     _ribs(cv, D, a, lungs)
-    return _expose(D, rng, size)
+    img = _expose(D, rng, size, rec)
+    if boxes is not None: boxes.extend(rec.boxes)
+    return img
 
 def _pneumothorax(cv, rng, lungs, side, marks, extra, D):
     "Collapsed lung with a visible pleural line; no markings (and extra air) outside it."
@@ -357,14 +376,54 @@ def _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D):
         ellipse(cv, dense, x, y, r * 1.15, r, u(0.18, 0.26), edge=0.015)
         sl, m, X, Y = _ell(cv, x, y, r * 0.8, r * 0.7, 0.01)  # gas bubble above an air-fluid level
         dense[sl] -= 0.32 * m * _soft(Y - (y - 0.1 * r), cv.px)
-def _expose(D, rng, size):
-    "Rotation, exposure, gamma, noise → uint8."
+
+def _expose(D, rng, size, rec=None):
+    "Rotation, exposure, gamma, noise → uint8 (the recorder's sign maps get the same rotation)."
     u = rng.uniform
-    D = np.asarray(Image.fromarray(D, "F").rotate(u(-4, 4), Image.BILINEAR, translate=(u(-0.03, 0.03) * size, u(-0.03, 0.03) * size)))
+    ang, shift = u(-4, 4), (u(-0.03, 0.03) * size, u(-0.03, 0.03) * size)  # the draws of the original one-liner, in order
+    pose = lambda a: np.asarray(Image.fromarray(a, "F").rotate(ang, Image.BILINEAR, translate=shift))
+    D = pose(D); (rec or _NO_SIGNS).finish(pose)
     D = 0.2 + 0.95 * D * u(0.9, 1.15) + u(-0.04, 0.04) + 0.03 * smooth_noise(rng, size, 3)  # NIH-like mean ≈ 0.5
     D = np.clip(D, 0, 1) ** u(0.8, 1.2)
     D = D + rng.normal(0, u(0.01, 0.025), D.shape).astype(np.float32)
     return (np.clip(D, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+# %% ../nbs/06_synth.ipynb #b0d57306
+BOX_FINDINGS = (0, 1, 2, 3, 4, 5, 6, 7)  # the 8 findings NIH boxed (Atelectasis … Pneumothorax), by index
+NIH_BOX_NAMES = {"Infiltration": "Infiltrate"}  # NIH's BBox_List spells this finding differently
+
+def _blob_boxes(m: np.ndarray,  # [H, W] effect map of one finding, after the pose
+                rel: float = 0.5,  # a pixel belongs to the sign where the map exceeds rel × its maximum
+                min_frac: float = 0.1,  # regions smaller than this fraction of the largest are dropped
+               ) -> list[tuple[int, int, int, int]]:
+    "(x, y, w, h) in pixels of each separate region of the sign (touching pieces merged)."
+    from scipy import ndimage as ndi
+    if not m.max() > 0: return []
+    on = m > rel * m.max()
+    lab, n = ndi.label(ndi.binary_dilation(on, iterations=2))  # pieces ≤ 4 px apart are one region
+    lab = lab * on; area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    out = [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
+           for i, s in enumerate(ndi.find_objects(lab)) if s is not None and area[i] >= min_frac * area.max()]
+    return sorted(out, key=lambda b: (b[1], b[0]))
+
+class _Signs:
+    "Where each drawn sign shows: effect maps on the canvas, then (after the pose) boxes. Draws no random numbers."
+    def __init__(self): self.air, self.maps, self.boxes, self._before = None, {}, [], None
+    def start(self, fill, dense): self._before = (fill.copy(), dense.copy())
+    def stop(self, k, fill, dense):
+        f0, d0 = self._before  # visible change: air replaced inside the lungs, plus density added
+        self.add(k, np.clip(fill - f0, 0, 1) * self.air + np.abs(dense - d0))
+    def add(self, k, effect): self.maps[k] = self.maps.get(k, 0) + effect
+    def finish(self, pose):
+        for k in sorted(self.maps):
+            self.boxes += [(k, *b) for b in _blob_boxes(pose(np.asarray(self.maps[k], np.float32)))]
+
+class _NoSigns(_Signs):
+    "The recorder used when no boxes are asked for: does nothing."
+    def start(self, *a): pass
+    stop = add = finish = start
+
+_NO_SIGNS = _NoSigns()
 
 # %% ../nbs/06_synth.ipynb #a5272a66
 def finding_grid(size: int = 128,  # tile size
@@ -415,16 +474,19 @@ def render(seed: int,  # dataset seed
            follow_up: int,  # image of that patient: fixes findings' placement, pose, exposure, noise
            mask: int,  # 14-bit label mask
            size: int,  # output side in pixels
+           boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) per drawn sign, in pixels
           ) -> np.ndarray:
     "The pixels of one synthetic image (uint8 [size, size])."
     anat = sample_anatomy(np.random.default_rng([seed, patient_id, 0]))
-    return draw_cxr(mask_bits([mask])[0], size, np.random.default_rng([seed, patient_id, follow_up + 1]), anat)
+    return draw_cxr(mask_bits([mask])[0], size, np.random.default_rng([seed, patient_id, follow_up + 1]), anat, boxes)
 
-def _write_png(job: tuple) -> str:
-    "Render and save one image (worker entry point)."
+def _write_png(job: tuple) -> list:
+    "Render and save one image (worker entry point); returns its `BBox_List` rows."
     path, seed, pid, fu, mask, size = job
-    Image.fromarray(render(seed, pid, fu, mask, size), "L").save(path)
-    return path
+    boxes = []
+    Image.fromarray(render(seed, pid, fu, mask, size, boxes), "L").save(path)
+    names, img = nih_labels(), Path(path).name
+    return [(img, NIH_BOX_NAMES.get(names[k], names[k]), x, y, w, h) for k, x, y, w, h in boxes if k in BOX_FINDINGS]
 
 def _atomic_write(path: Path, text: str):
     "Write a text file via a temporary name and a rename, so readers never see half a file."
@@ -442,19 +504,28 @@ def _write_tables(df: pd.DataFrame, out: Path, size: int):
         lines = [df["image"].iat[i] + " " + " ".join(map(str, bits[i])) for i in rows]
         _atomic_write(out / f"{split}_official.txt", "\n".join(lines) + "\n")
 
+BBOX_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"  # NIH's header line, verbatim
+
+def _write_boxes(rows: list, out: Path):
+    "BBox_List_2017.csv: NIH's header and columns, one row per sign, sorted by image, finding, position."
+    order = {NIH_BOX_NAMES.get(l, l): i for i, l in enumerate(nih_labels())}
+    rows = sorted(rows, key=lambda r: (r[0], order[r[1]], r[3], r[2]))
+    _atomic_write(out / "BBox_List_2017.csv", "\n".join([BBOX_HEADER] + [",".join(map(str, r)) for r in rows]) + "\n")
+
 # %% ../nbs/06_synth.ipynb #64fb5e50
-def _run(jobs: list, workers: int, progress: bool, desc: str):
-    "Run `_write_png` over jobs, in-process (workers=1) or in a process pool, with a progress bar."
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="img")
+def _run(jobs: list, workers: int, progress: bool, desc: str) -> list:
+    "Run `_write_png` over jobs, in-process (workers=1) or in a process pool, with a progress bar; → box rows."
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="img"); rows = []
     if workers <= 1:
-        for j in jobs: _write_png(j); bar.update()
+        for j in jobs: rows += _write_png(j); bar.update()
     else:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(workers) as pool:
-            for _ in pool.imap_unordered(_write_png, jobs, chunksize=8): bar.update()
+            for r in pool.imap_unordered(_write_png, jobs, chunksize=8): rows += r; bar.update()
     bar.close()
+    return rows
 
-def make_synthetic_nih(out: Path | str,  # output root (created); gets images/, Data_Entry_2017.csv, *_official.txt
+def make_synthetic_nih(out: Path | str,  # output root (created): images/, Data_Entry_2017.csv, *_official.txt, BBox_List
                        n: int = 2000,  # number of images
                        size: int = 256,  # image side in pixels, 64…1024
                        seed: int = 0,  # random seed; same seed → same files
@@ -469,8 +540,8 @@ def make_synthetic_nih(out: Path | str,  # output root (created); gets images/, 
     df = plan_synthetic(n, seed, min_prevalence, images_per_patient)
     jobs = [(str(out / "images" / r.image), seed, int(r.patient_id), int(r.follow_up), int(r.mask), size)
             for r in df.itertuples()]
-    _run(jobs, int(workers or os.cpu_count() or 1), progress, f"synthetic NIH {size}²")
-    _write_tables(df, out, size)
+    rows = _run(jobs, int(workers or os.cpu_count() or 1), progress, f"synthetic NIH {size}²")
+    _write_tables(df, out, size); _write_boxes(rows, out)
     return out
 
 # %% ../nbs/06_synth.ipynb #7a3a1993
