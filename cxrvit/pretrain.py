@@ -15,7 +15,7 @@ from .core import make_run_dir, project_root
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
 from .optim import param_groups_wd
-from .recipes import PretrainRecipe, Recipe, get_recipe
+from .recipes import MocoRecipe, PretrainRecipe, Recipe, get_recipe
 
 # %% auto #0
 __all__ = ['build_pretrain_model', 'adamw', 'mae_loss', 'pretrain', 'synthetic_root', 'nih_pretrain_dataset', 'default_run_dir',
@@ -115,6 +115,9 @@ def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. 
                     ) -> dict:
     "CLI entry: build the recipe and dataset, run `pretrain`, return its result."
     recipe = get_recipe(recipe_name, overrides)
+    if isinstance(recipe, MocoRecipe):  # MoCo v2 recipes run cxrvit.moco's job with the same options
+        from cxrvit.moco import run_moco_cli
+        return run_moco_cli(recipe, data_root, run_dir, resume, device, n_synthetic, chexpert_root, mimic_root)
     if not isinstance(recipe, PretrainRecipe): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
     env, _ = setup(recipe, device)
     if chexpert_root or mimic_root: ds = paper_corpus(recipe, data_root, chexpert_root, mimic_root)
