@@ -15,7 +15,7 @@ def cli(*args, timeout=600, env=None):
 
 
 def test_there_are_four_experiment_notebooks():
-    assert {p.stem for p in NBS} == {"pretrain", "finetune", "evaluate", "report"}
+    assert {p.stem for p in NBS} == {"pretrain", "pretrain_moco", "finetune", "evaluate", "report"}
 
 
 @pytest.mark.parametrize("nb", NBS, ids=lambda p: p.stem)

@@ -94,7 +94,7 @@ def test_cli_moco_pretrain_then_finetune_from_it(tmp_path):
     cli = lambda *a: subprocess.run([sys.executable, "-m", "cxrvit.cli", *map(str, a)], cwd=ROOT, env=env,
                                     capture_output=True, text=True, timeout=600)
     pre = tmp_path / "moco"
-    r = cli("pretrain", "--recipe", "MOCO_DENSENET121_TINY", "--set", "epochs=1", "queue_size=64", "--n-synthetic", 160,
+    r = cli("pretrain", "--recipe", "MOCO_DENSENET121_TINY", "--set", "epochs=1", "queue_size=64", "--n-synthetic", 96,
             "--run-dir", pre, "--device", "cpu")
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((pre / "result.json").read_text())
@@ -104,8 +104,33 @@ def test_cli_moco_pretrain_then_finetune_from_it(tmp_path):
     for src in (pre / "checkpoint-last.pth", pre / "encoder.pth"):
         m = densenet121(num_classes=14); rep = load_cnn_weights(m, src)
         assert sorted(rep.missing) == ["classifier.bias", "classifier.weight"], rep.missing
-    r = cli("finetune", "--recipe", "FINETUNE_DENSENET121_NIH_TINY", "--set", "epochs=1", "--n-synthetic", 160,
+    r = cli("finetune", "--recipe", "FINETUNE_DENSENET121_NIH_TINY", "--set", "epochs=1", "--n-synthetic", 96,
             "--init", pre / "checkpoint-last.pth", "--run-dir", tmp_path / "ft", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-3000:]
     r = cli("pretrain", "--recipe", "MOCO_DENSENET121_TINY", "--set", "queue_size=-1", "--run-dir", tmp_path / "x")
     assert r.returncode == 2 and "queue_size" in r.stderr, r.stderr[-2000:]
+
+
+def test_registry_densenet121_xray_mocov2_smoke(tmp_path):
+    "The registry's table1/densenet121_xray_mocov2 (pretrain_moco → finetune → evaluate) at smoke size, tiny recipes."
+    from dataclasses import replace
+    from cxrvit.experiments import Step, load_registry, run_experiment
+    exp = load_registry()["table1/densenet121_xray_mocov2"]
+    assert [(s.id, s.notebook) for s in exp.steps] == [("pretrain", "pretrain_moco"), ("finetune", "finetune"),
+                                                       ("evaluate", "evaluate")]
+    assert exp.steps[0].params["recipe"] == "MOCO_DENSENET121" and "{steps.pretrain}" in exp.steps[1].params["init"]
+    assert not exp.needs and "did not publish" in exp.notes
+    syn = {"synth_n": 160, "synth_size": 64}
+    tiny = {"pretrain": {"recipe": "MOCO_DENSENET121_TINY", "overrides": ["epochs=1", "queue_size=64"], "corpus": "nih"},
+            "finetune": {"recipe": "FINETUNE_DENSENET121_NIH_TINY", "overrides": ["epochs=1"]}, "evaluate": {"n_boot": 20}}
+    smoke = replace(exp, steps=[Step(s.id, s.notebook, {**s.params, **tiny[s.id], **syn}) for s in exp.steps])
+    os.environ["CXRVIT_CACHE"] = str(tmp_path / "cache")
+    try: res = run_experiment(smoke, runs_root=tmp_path / "runs", log=print)
+    finally: os.environ.pop("CXRVIT_CACHE")
+    d = tmp_path / "runs" / exp.name
+    failed = list(d.rglob("failed.json"))
+    assert res["status"] == "done", failed and failed[0].read_text()
+    pre = json.loads((d / "pretrain" / "metrics.json").read_text())["pretrain"]
+    assert pre["method"] == "MoCo v2" and pre["steps"] >= 1 and (d / "pretrain" / "encoder.pth").exists()
+    m = json.loads((d / "metrics.json").read_text())
+    assert 0 <= m["test"]["mauc"] <= 1 and len(m["test"]["auc"]) == 14
