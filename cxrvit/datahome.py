@@ -225,13 +225,14 @@ def pretrain_data(recipe,  # a PretrainRecipe (img_size, rrc_scale are read)
                   home: DataHome,
                   corpus: str = "nih",  # "nih", "xray_0.3m" or "xray_0.5m"
                   smoke_n: int | None = None,  # cut the corpus to about this many images (whole patients)
+                  transform=None,  # one transform for every part (MoCo's two views); None: the MAE's, per part
                  ) -> Dataset:
     "The image-only pre-training corpus of `recipe` from the data home (a PretrainCorpus of its parts)."
     names = corpus_parts(corpus)
     home.require(names, f"pre-training on {corpus}")
     side = needed_side("pretrain", recipe.img_size)
-    parts = {n: open_split(home, n, "train", pretrain_part_transform(recipe, n), image_only=True, side=side)
-             for n in names}
+    parts = {n: open_split(home, n, "train", transform or pretrain_part_transform(recipe, n), image_only=True,
+                           side=side) for n in names}
     if smoke_n: parts = {n: take(d, smoke_rows(d, max(8, smoke_n // len(parts)))) for n, d in parts.items()}
     return PretrainCorpus(parts)
 

@@ -16,7 +16,7 @@ from .datahome import DataHome, pretrain_data, resolve_data_home
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
 from .optim import LARS, param_groups_wd
-from .recipes import PretrainRecipe, Recipe, get_recipe
+from .recipes import MocoRecipe, PretrainRecipe, Recipe, get_recipe
 
 # %% auto #0
 __all__ = ['build_pretrain_model', 'adamw', 'build_optimizer', 'mae_loss', 'pretrain', 'synthetic_root', 'nih_pretrain_dataset',
@@ -119,14 +119,17 @@ def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. 
                      corpus: str | None = None,  # "nih", "xray_0.3m" or "xray_0.5m"; default from the roots given
                      roots: dict | None = None,  # per-dataset roots, e.g. {"chexpert": "/data/CheXpert-v1.0-small"}
                     ) -> dict:
-    "CLI entry: build the recipe and its corpus from the data home, run `pretrain`, return its result."
+    "CLI entry: build the recipe and its corpus from the data home, run `pretrain` (or MoCo's), return its result."
     recipe = get_recipe(recipe_name, overrides)
-    if not isinstance(recipe, PretrainRecipe): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
+    moco = isinstance(recipe, MocoRecipe)  # MoCo v2 recipes run cxrvit.moco's job on the same corpus
+    if not (moco or isinstance(recipe, PretrainRecipe)): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
     env, _ = setup(recipe, device)
     roots = {**(roots or {}), **({"chexpert": chexpert_root} if chexpert_root else {}),
              **({"mimic_cxr": mimic_root} if mimic_root else {})}
     corpus = corpus or ("xray_0.5m" if "mimic_cxr" in roots else "xray_0.3m" if "chexpert" in roots else "nih")
     if data_root or roots: home = resolve_data_home(data_root, roots)
     else: home = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)})
-    ds = pretrain_data(recipe, home, corpus)
-    return pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
+    if moco: from cxrvit.moco import moco_pretrain as job, moco_transform
+    else: job = pretrain
+    ds = pretrain_data(recipe, home, corpus, transform=moco_transform(recipe) if moco else None)
+    return job(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 __all__ = ['PRETRAIN_VIT_S', 'PRETRAIN_VIT_B', 'PRETRAIN_DENSENET_MAE', 'FINETUNE_VIT_S_NIH', 'FINETUNE_VIT_B_NIH',
            'FINETUNE_DENSENET121_NIH', 'FINETUNE_RESNET50_NIH', 'LINPROBE', 'PRETRAIN_VIT_S_TINY',
            'PRETRAIN_VIT_B_TINY', 'PRETRAIN_DENSENET_MAE_TINY', 'FINETUNE_VIT_S_NIH_TINY', 'FINETUNE_VIT_B_NIH_TINY',
-           'FINETUNE_DENSENET121_NIH_TINY', 'FINETUNE_RESNET50_NIH_TINY', 'LINPROBE_TINY', 'RECIPES', 'Recipe',
-           'PretrainRecipe', 'FinetuneRecipe', 'LinprobeRecipe', 'override', 'tiny', 'get_recipe', 'recipe_from_dict']
+           'FINETUNE_DENSENET121_NIH_TINY', 'FINETUNE_RESNET50_NIH_TINY', 'LINPROBE_TINY', 'RECIPES',
+           'MOCO_DENSENET121', 'MOCO_RESNET50', 'MOCO_DENSENET121_TINY', 'MOCO_RESNET50_TINY', 'Recipe',
+           'PretrainRecipe', 'FinetuneRecipe', 'LinprobeRecipe', 'override', 'tiny', 'get_recipe', 'MocoRecipe',
+           'recipe_from_dict']
 
 # %% ../nbs/20_recipes.ipynb #b383aa7d
 @dataclass(frozen=True)
@@ -243,10 +245,37 @@ def get_recipe(name: str,  # a key of RECIPES (case-insensitive), e.g. "pretrain
     if r is None: raise KeyError(f"unknown recipe {name!r}; known: {sorted(RECIPES)}")
     return override(r, overrides)
 
+# %% ../nbs/20_recipes.ipynb #d0aa2677
+@dataclass(frozen=True)
+class MocoRecipe(Recipe):
+    "MoCo v2 pre-training of a CNN: MLP head, queue, key momentum, InfoNCE temperature, two-view augmentation."
+    moco_dim: int = 128  # key dimension (main_moco.py --moco-dim)
+    mlp_hidden: int = 2048  # hidden width of the 2-layer MLP head (--mlp)
+    queue_size: int = 65536  # negative keys kept (--moco-k)
+    moco_m: float = 0.999  # key-encoder momentum (--moco-m)
+    temperature: float = 0.2  # InfoNCE temperature (--moco-t 0.2, MoCo v2)
+    rrc_scale: tuple[float, float] = (0.2, 1.0)  # RandomResizedCrop area range (--aug-plus)
+    sgd_momentum: float = 0.9  # SGD momentum (--momentum)
+    bn_splits: int = 1  # BatchNorm groups per device batch (1 = per-device BN, the official setting)
+
+# MoCo v2 (Chen et al. 2020) / facebookresearch/moco main_moco.py --mlp --moco-t 0.2 --aug-plus --cos;
+# the paper did not publish its X-ray MoCo recipe
+MOCO_DENSENET121 = MocoRecipe(
+    name="moco_densenet121", model="densenet121", img_size=224,
+    epochs=200, warmup_epochs=0.0, batch_size=256, batch_per_device=32,  # 8 GPUs × 32, as main_moco.py
+    blr=0.03, min_lr=0.0, optimizer="sgd", weight_decay=1e-4, clip_grad=None, save_every=10)
+MOCO_RESNET50 = MOCO_DENSENET121.replace(name="moco_resnet50", model="resnet50")
+
+# CPU smoke variants: 64² images, batch 32, 2 epochs, a 256-key queue (8 batches) instead of 65,536
+MOCO_DENSENET121_TINY = MOCO_DENSENET121.tiny().replace(queue_size=256)
+MOCO_RESNET50_TINY = MOCO_RESNET50.tiny().replace(queue_size=256)
+
+RECIPES.update({r.name: r for r in (MOCO_DENSENET121, MOCO_RESNET50, MOCO_DENSENET121_TINY, MOCO_RESNET50_TINY)})
+
 # %% ../nbs/20_recipes.ipynb #967846be
 def recipe_from_dict(d: dict) -> Recipe:
     "Rebuild a recipe from `to_dict()` output (tuples restored, derived keys ignored)."
-    cls = {c.__name__: c for c in (Recipe, PretrainRecipe, FinetuneRecipe, LinprobeRecipe)}[d.get("recipe_class", "Recipe")]
+    cls = {c.__name__: c for c in (Recipe, PretrainRecipe, FinetuneRecipe, LinprobeRecipe, MocoRecipe)}[d.get("recipe_class", "Recipe")]
     hints = typing.get_type_hints(cls)
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in hints}
     return cls(**kw)

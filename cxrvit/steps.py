@@ -22,7 +22,8 @@ from .linprobe import build_linprobe_model, linprobe
 from .mae import reconstruct
 from .paper import compare_to_paper
 from .pretrain import build_pretrain_model, pretrain, synthetic_root
-from .recipes import LinprobeRecipe, RECIPES, get_recipe, override, recipe_from_dict
+from .moco import moco_pretrain, moco_transform
+from .recipes import LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override, recipe_from_dict
 
 # %% auto #0
 __all__ = ['SMOKE_EPOCHS', 'SMOKE_N', 'step_recipe', 'cache_home', 'synthetic_home', 'step_home', 'write_json', 'pretrain_step',
@@ -82,17 +83,19 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
                   data_root=None, roots: dict | None = None, run_dir: str | Path = "runs/pretrain",
                   device: str | None = None, resume: str | None = "auto", smoke: bool = False,
                   synth_n: int = 384, synth_size: int = 64) -> dict:
-    "Run one MAE pre-training step; write metrics.json, data.json and a reconstruction figure; return the metrics."
+    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics.json, data.json and figures."
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
+    moco = isinstance(r, MocoRecipe)
     ds = pretrain_data(r, home, corpus if home.home is not None or smoke else "nih",
-                       smoke_n=SMOKE_N if smoke else None)
+                       smoke_n=SMOKE_N if smoke else None, transform=moco_transform(r) if moco else None)
     data = _data_record(run_dir, home, r, train=ds)
-    res = pretrain(r, ds, run_dir, device=device, resume=resume)
-    figs = reconstruction_figure(r, ds, run_dir)
-    m = {"pretrain": {"recipe": r.name, "epochs": res["epochs_done"], "steps": res["global_step"],
-                      "loss_by_epoch": res["epoch_loss"], "final_loss": (res["epoch_loss"] or [None])[-1],
-                      "checkpoint": res["checkpoint"], "n_images": len(ds), "mask_ratio": r.mask_ratio,
+    res = (moco_pretrain if moco else pretrain)(r, ds, run_dir, device=device, resume=resume)
+    figs = {} if moco else reconstruction_figure(r, ds, run_dir)
+    m = {"pretrain": {"recipe": r.name, "method": "MoCo v2" if moco else "MAE", "epochs": res["epochs_done"],
+                      "steps": res["global_step"], "loss_by_epoch": res["epoch_loss"],
+                      "final_loss": (res["epoch_loss"] or [None])[-1], "checkpoint": res["checkpoint"],
+                      "n_images": len(ds), "mask_ratio": getattr(r, "mask_ratio", None),
                       "rrc_scale": list(r.rrc_scale), "corpus": corpus}, "data": data, "smoke": smoke,
          "figures": figs}
     write_json(run_dir / "metrics.json", m); return m

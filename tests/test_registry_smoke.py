@@ -13,7 +13,7 @@ from _home import input_for, slow
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["table1/vit_s_xray_mae", "ablations/layer_decay/layer_decay=0.45", "ablations/rrc_scale/rrc_scale=(0.2, 1.0)",
         "label_fraction/vit_s_xray_mae/label_fraction=0.1", "chexpert/vit_s_xray_mae", "covidx/vit_s_xray_mae",
-        "table1/vit_s_imagenet_sup"]
+        "table1/vit_s_imagenet_sup", "table1/densenet121_xray_mocov2"]
 
 
 def cli(*args, env=None, timeout=3000):
@@ -53,6 +53,14 @@ def test_smoke_runs_and_results(world):
     assert df.ours.between(0, 100).all() and df.ours_official.notna().all()
     assert (df.protocol.str.startswith("val-selected")).all()
     assert cli("results", "--runs", world["runs"], env=world["env"]).stdout.startswith("no finished experiments")
+
+
+def test_mocov2_row_pretrains_with_moco(world):
+    "table1/densenet121_xray_mocov2 is pretrain (MoCo v2) → finetune from its encoder → evaluate, no outside weights."
+    d = world["runs"] / "smoke" / "table1/densenet121_xray_mocov2"
+    pre = json.loads((d / "pretrain" / "metrics.json").read_text())["pretrain"]
+    assert pre["method"] == "MoCo v2" and pre["corpus"] == "xray_0.3m" and (d / "pretrain" / "encoder.pth").exists()
+    assert json.loads((d / "metrics.json").read_text())["metric"] == "mauc"
 
 
 def test_smoke_runs_never_count_as_real(world):
