@@ -4,12 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #cc33015d
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, os, sys, traceback
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['cmd_run', 'cmd_results', 'cmd_demo', 'cmd_verify', 'cmd_cache', 'cmd_synth', 'cmd_train', 'cmd_recipes', 'cmd_models',
-           'cmd_inspect', 'cmd_export', 'cmd_compare', 'parser', 'main']
+__all__ = ['EXIT_USER', 'EXIT_BUG', 'EXIT_INTERRUPTED', 'EXIT_PREEMPTED', 'cmd_run', 'cmd_results', 'cmd_demo', 'cmd_verify',
+           'cmd_cache', 'cmd_synth', 'cmd_train', 'cmd_recipes', 'cmd_models', 'cmd_inspect', 'cmd_export',
+           'cmd_compare', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb7f321c
 def _kv(items: list[str] | None, what: str) -> dict:
@@ -193,15 +194,52 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 # %% ../nbs/90_cli.ipynb #92083f60
-_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)
+_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)  # kept for callers; `_is_user_error` is the rule
+EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130  # bad input; a bug (traceback); Ctrl-C
+EXIT_PREEMPTED = 75  # SIGTERM/SIGUSR1 during training: checkpoint saved, rerun with --resume auto (EX_TEMPFAIL)
+
+def _is_user_error(e: BaseException) -> bool:
+    "User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU out-of-memory."
+    from cxrvit.core import is_user_error
+    if is_user_error(e): return True
+    img, eng = sys.modules.get("cxrvit.images"), sys.modules.get("cxrvit.engine")
+    if img and isinstance(e, img.ImageError): return True
+    if eng and isinstance(e, getattr(eng, "NonFiniteLossError", ())): return True
+    torch = sys.modules.get("torch")
+    return bool(torch) and isinstance(e, getattr(torch, "OutOfMemoryError", ()))
+
+def _one_line(e: BaseException) -> str:
+    "The error as one line, with what to do for disk and memory faults."
+    import errno
+    if isinstance(e, KeyError) and e.args: msg = str(e.args[0])
+    elif isinstance(e, OSError) and not str(e).startswith(str(getattr(e, "filename", None) or "\0")) and e.errno:
+        where = f"{e.filename}: " if e.filename else ""
+        fix = {errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
+               errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
+               errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then --resume auto",
+               errno.EACCES: "check the permissions or choose another folder",
+               errno.EROFS: "choose a writable folder"}.get(e.errno, "check the path")
+        msg = f"{where}{e.strerror or e}; {fix}"
+    elif type(e).__name__ == "OutOfMemoryError": msg = f"out of GPU memory; lower --set batch_per_device=…"
+    else: msg = str(e) or type(e).__name__
+    return " ".join(msg.split())
 
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `cxrvit` console script."
+    "Entry point of the `cxrvit` console script (see the error contract above)."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("CXRVIT_DEBUG", "") not in ("", "0")
+    argv = [x for x in argv if x != "--debug"]
     a = parser().parse_args(argv)
     try: rc = a.fn(a)
-    except _USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"cxrvit {a.cmd}: error: {msg}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        if debug: traceback.print_exc()
+        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
+    except Exception as e:
+        if type(e).__name__ == "Preempted":
+            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr); return EXIT_PREEMPTED
+        if not _is_user_error(e): raise  # a bug: python prints the traceback, exit 1
+        if debug: traceback.print_exc()
+        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr); return EXIT_USER
     return int(rc or 0)
 
 # %% ../nbs/90_cli.ipynb #5077ff44
