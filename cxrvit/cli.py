@@ -89,7 +89,8 @@ def cmd_train(a):
     from cxrvit import pretrain, finetune, linprobe
     fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
     kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
-              device=a.device, n_synthetic=a.n_synthetic)
+              device=a.device, n_synthetic=a.n_synthetic, overwrite=a.overwrite, allow_leakage=a.allow_leakage,
+              save_every_minutes=a.save_every_minutes or None)
     if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root)
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
@@ -141,8 +142,12 @@ def _train_parser(sub, name, help):
     p.add_argument("--recipe", required=True, help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override recipe fields")
     p.add_argument("--data-root", help="dataset root; default: the synthetic dataset")
-    p.add_argument("--run-dir", help="output folder; default runs/<recipe>")
+    p.add_argument("--run-dir", help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)")
     p.add_argument("--resume", default=None, help='"auto" or a checkpoint path')
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --run-dir (deletes only its run files)")
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="train despite duplicate images / patients in two splits (recorded in config.json)")
+    p.add_argument("--save-every-minutes", type=float, default=30.0, help="also save checkpoint-last.pth this often (0 = off)")
     p.add_argument("--device", help="cuda, cpu, …; default: best available")
     p.add_argument("--n-synthetic", type=int, default=512, help="images of the synthetic dataset when --data-root is not given")
     if name == "pretrain":

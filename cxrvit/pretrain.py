@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .core import make_run_dir, project_root
+from .core import cache_home, claim_run_dir, make_run_dir, project_root, runs_home
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
 from .optim import param_groups_wd
@@ -46,13 +46,14 @@ def pretrain(recipe: PretrainRecipe,  # e.g. PRETRAIN_VIT_S or PRETRAIN_VIT_S.ti
              resume: str | Path | None = None,  # checkpoint path or "auto"
              deterministic: bool = False,  # deterministic kernels (bit-exact resume on CPU)
              model: nn.Module | None = None,  # use this model instead of building the recipe's
+             config_extra: dict | None = None,  # more entries for config.json (e.g. the CLI's opt-outs)
              **train_kw,  # engine options: log_every, save_every_steps, max_steps, progress
             ) -> dict:
     "MAE pre-training of `recipe` on `dataset`; returns {'epoch_loss', 'checkpoint', 'run_dir', ...}."
     if not isinstance(recipe, PretrainRecipe): raise TypeError(f"pretrain needs a PretrainRecipe, got {type(recipe).__name__}")
     env, dev = setup(recipe, device, deterministic)
     run_dir = Path(run_dir)
-    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=recipe.to_dict())
+    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config={**recipe.to_dict(), **(config_extra or {})})
     model = model if model is not None else build_pretrain_model(recipe)
     st = train(model, dataset, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
                make_optimizer=lambda m: adamw(param_groups_wd(m, recipe.weight_decay), recipe, dev),
@@ -67,12 +68,12 @@ def pretrain(recipe: PretrainRecipe,  # e.g. PRETRAIN_VIT_S or PRETRAIN_VIT_S.ti
 def synthetic_root(n: int = 384,  # images
                    size: int = 64,  # image side
                    seed: int = 0,
-                   cache: Path | str | None = None,  # parent folder; default $CXRVIT_CACHE or ~/.cache/cxrvit
+                   cache: Path | str | None = None,  # parent folder; default `cxrvit.core.cache_home()`
                    env: DistEnv = DistEnv(),
                   ) -> Path:
     "A synthetic NIH-format dataset in a cache folder, generated once per generator version (rank 0; others wait)."
     from cxrvit import synth
-    base = Path(cache or os.environ.get("CXRVIT_CACHE") or Path.home() / ".cache" / "cxrvit")
+    base = Path(cache) if cache else cache_home()
     version = hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:8]  # a changed generator never reuses old images
     root = base / f"synth_nih_n{n}_s{size}_seed{seed}_{version}"
     if env.is_main and not (root / ".complete").exists():
@@ -89,9 +90,8 @@ def nih_pretrain_dataset(root: Path | str, recipe: PretrainRecipe, split: str = 
 
 # %% ../nbs/23_pretrain.ipynb #34fe27c8
 def default_run_dir(recipe: Recipe) -> Path:
-    "runs/<recipe name> in the checkout (or the current folder outside one)."
-    try: return project_root() / "runs" / recipe.name
-    except FileNotFoundError: return Path("runs") / recipe.name
+    "`runs_home()/<recipe name>`: ./runs of the current folder, or $CXRVIT_HOME (never inside the package)."
+    return runs_home() / recipe.name
 
 def paper_corpus(recipe: PretrainRecipe, nih_root: Path | str | None, chexpert_root: Path | str | None = None,
                  mimic_root: Path | str | None = None) -> Dataset:
@@ -112,13 +112,21 @@ def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. 
                      n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
                      chexpert_root: str | None = None,  # add CheXpert frontal train (the paper's 0.3M corpus)
                      mimic_root: str | None = None,  # add MIMIC-CXR AP/PA train (the ViT-B 0.5M corpus)
+                     overwrite: bool = False,  # replace an earlier run in run_dir (only its files are deleted)
+                     allow_leakage: bool = False,  # train despite duplicate images (recorded in config.json)
+                     save_every_minutes: float | None = 30.0,  # time-based checkpoint-last.pth
                     ) -> dict:
-    "CLI entry: build the recipe and dataset, run `pretrain`, return its result."
+    "CLI entry: build the recipe and dataset, claim the run folder, check the data, run `pretrain`."
     recipe = get_recipe(recipe_name, overrides)
     if not isinstance(recipe, PretrainRecipe): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
+    from cxrvit.data import require_clean_splits
     env, _ = setup(recipe, device)
-    if chexpert_root or mimic_root: ds = paper_corpus(recipe, data_root, chexpert_root, mimic_root)
-    else:
-        root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-        ds = nih_pretrain_dataset(root, recipe)
-    return pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
+    rd, extra = Path(run_dir) if run_dir else default_run_dir(recipe), {"allow_leakage": True} if allow_leakage else {}
+    with claim_run_dir(rd, {**recipe.to_dict(), **extra}, resume, overwrite, enabled=env.is_main):
+        if chexpert_root or mimic_root: ds = paper_corpus(recipe, data_root, chexpert_root, mimic_root)
+        else:
+            root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
+            ds = nih_pretrain_dataset(root, recipe)
+        require_clean_splits({"train": ds}, allow_leakage)
+        return pretrain(recipe, ds, rd, device=device, resume=resume, config_extra=extra,
+                        save_every_minutes=save_every_minutes)
