@@ -60,13 +60,19 @@ def cmd_demo(a):
 # %% ../nbs/90_cli.ipynb #24df0373
 def cmd_verify(a):
     "cxrvit verify-data: compare a dataset tree with its manifest; exit 1 on errors."
+    from collections import Counter
+    from cxrvit.core import runs_home
     from cxrvit.data import verify_data
+    a.out_dir = a.out_dir or runs_home() / "verify-data"
     rep = verify_data(a.dataset, a.root, out_dir=a.out_dir, workers=a.workers, check_images=not a.no_check_images,
                       strict_splits=a.strict_splits)
     print(f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — {len(rep['errors'])} error(s), "
           f"{len(rep['warnings'])} warning(s); counts {rep['counts']}")
     for e in rep["errors"][:10]: print(f"  error {e['code']}: {e['file']}: {e['message']}")
     if len(rep["errors"]) > 10: print(f"  … {len(rep['errors']) - 10} more errors")
+    if rep["warnings"]:
+        print("  warnings: " + ", ".join(f"{n} {c}" for c, n in Counter(w["code"] for w in rep["warnings"]).items()))
+        for w in rep["warnings"][:5]: print(f"  warning {w['code']}: {w['file']}: {w['message']}")
     stem = Path(a.out_dir) / f"verify_{a.dataset}"
     print(f"reports: {stem.with_suffix('.json')} {stem.with_suffix('.md')}")
     return 0 if rep["ok"] else 1
@@ -175,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs"); p.add_argument("--out", help="also write results.csv and results.html here"); p.set_defaults(fn=cmd_results)
     p = sub.add_parser("verify-data", help="check a dataset tree against its manifest")
     p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx"); p.add_argument("--root", required=True)
-    p.add_argument("--out-dir", default=".", help="folder for verify_<dataset>.json and .md (default: here)")
+    p.add_argument("--out-dir", help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or $CXRVIT_HOME/verify-data)")
     p.add_argument("--workers", type=int, default=2); p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
     p.add_argument("--strict-splits", action="store_true", help="NIH: split lists other than the paper's are errors")
     p.set_defaults(fn=cmd_verify)

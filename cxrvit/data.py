@@ -387,6 +387,7 @@ def _check_images(rep: _Report, infos: list[dict], modes: Sequence[str], size: S
     for i in infos:
         if i["error"]: rep.error("unreadable_image", i["path"], i["error"])
         elif i["mode"] not in modes: rep.warn("unexpected_mode", i["path"], f"mode {i['mode']} (expected {'/'.join(modes)}); load_image converts it")
+        for code, msg in i.get("warnings") or []: rep.warn(code, i["path"], msg)  # degenerate sizes, bits used
     ok = [i for i in infos if not i["error"]]
     rep.d["modes"] = dict(Counter(i["mode"] for i in ok))
     rep.d["sizes"] = dict(Counter(f"{i['size'][0]}x{i['size'][1]}" for i in ok).most_common(10))
