@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_checkpoint.ipynb #e6ce831a
 from __future__ import annotations
-import argparse, io, os, pickle, re, signal
+import argparse, errno, io, os, pickle, re, signal
 from dataclasses import dataclass, field, asdict, is_dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ def safe_load(path: str | Path,  # checkpoint file (.pth/.pt/.bin)
             f"code stored in the file. If, and only if, you trust where the file comes from, pass "
             f"allow_unsafe=True; better, re-save its tensors as a plain state dict or safetensors") from None
     except (EOFError, RuntimeError, KeyError, ValueError, OSError) as e:
-        if isinstance(e, OSError) and e.errno: raise  # a disk fault, not the file's
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EIO): raise  # the disk's fault
         raise CheckpointError(path, "truncated or corrupt checkpoint (an interrupted write or copy?); use another "
                               "one, e.g. the previous checkpoint-N.pth", f"{type(e).__name__}: {str(e)[:100]}") from None
 
@@ -257,6 +257,9 @@ def atomic_torch_save(obj, path: str | Path):
                 f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno()); os.kill(os.getpid(), signal.SIGKILL)
             f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno and not e.filename: raise OSError(e.errno, e.strerror, str(path)) from e  # name the checkpoint
+        raise
     finally:
         if tmp.exists(): tmp.unlink()
     try: fd = os.open(path.parent, os.O_RDONLY); os.fsync(fd); os.close(fd)  # make the rename itself durable

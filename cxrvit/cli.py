@@ -72,7 +72,8 @@ def cmd_verify(a):
     if len(rep["errors"]) > 10: print(f"  … {len(rep['errors']) - 10} more errors")
     if rep["warnings"]:
         print("  warnings: " + ", ".join(f"{n} {c}" for c, n in Counter(w["code"] for w in rep["warnings"]).items()))
-        for w in rep["warnings"][:5]: print(f"  warning {w['code']}: {w['file']}: {w['message']}")
+        for w in list({w["code"]: w for w in reversed(rep["warnings"])}.values())[::-1][:10]:  # first of each code
+            print(f"  warning {w['code']}: {w['file']}: {w['message']}")
     stem = Path(a.out_dir) / f"verify_{a.dataset}"
     print(f"reports: {stem.with_suffix('.json')} {stem.with_suffix('.md')}")
     return 0 if rep["ok"] else 1
@@ -219,21 +220,28 @@ def _is_user_error(e: BaseException) -> bool:
     torch = sys.modules.get("torch")
     return bool(torch) and isinstance(e, getattr(torch, "OutOfMemoryError", ()))
 
+import errno as _errno
+_FIXES = {_errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
+          _errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
+          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun with --resume auto",
+          _errno.EACCES: "check the permissions or choose another folder",
+          _errno.EROFS: "choose a writable folder"}  # what to do after a disk fault
+
 def _one_line(e: BaseException) -> str:
     "The error as one line, with what to do for disk and memory faults."
-    import errno
     if isinstance(e, KeyError) and e.args: msg = str(e.args[0])
-    elif isinstance(e, OSError) and not str(e).startswith(str(getattr(e, "filename", None) or "\0")) and e.errno:
-        where = f"{e.filename}: " if e.filename else ""
-        fix = {errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
-               errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
-               errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then --resume auto",
-               errno.EACCES: "check the permissions or choose another folder",
-               errno.EROFS: "choose a writable folder"}.get(e.errno, "check the path")
-        msg = f"{where}{e.strerror or e}; {fix}"
+    elif isinstance(e, OSError) and e.errno in _FIXES:
+        msg = (f"{e.filename}: " if e.filename else "") + f"{e.strerror or e}; {_FIXES[e.errno]}"
     elif type(e).__name__ == "OutOfMemoryError": msg = f"out of GPU memory; lower --set batch_per_device=…"
     else: msg = str(e) or type(e).__name__
     return " ".join(msg.split())
+
+def _close_bars():
+    "Close open progress bars, so that an error starts on a clean line."
+    tq = sys.modules.get("tqdm.std")
+    for b in list(getattr(getattr(tq, "tqdm", None), "_instances", None) or []):
+        try: b.close()
+        except Exception: pass
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `cxrvit` console script (see the error contract above)."
@@ -243,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try: rc = a.fn(a)
     except KeyboardInterrupt:
+        _close_bars()
         if debug: traceback.print_exc()
         print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
     except Exception as e:
+        _close_bars()
         if type(e).__name__ == "Preempted":
             print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr); return EXIT_PREEMPTED
         if not _is_user_error(e): raise  # a bug: python prints the traceback, exit 1
