@@ -213,6 +213,18 @@ def _clear_run(d: Path):
         for p in d.glob(pat): p.unlink()
     if (d / "tb").is_dir(): shutil.rmtree(d / "tb")
 
+def _check_resume_source(path: Path, config: dict):
+    "An explicit --resume checkpoint must be a training checkpoint of the same recipe (checked before any write)."
+    from cxrvit.checkpoint import safe_load
+    ck = safe_load(path)
+    if not isinstance(ck, dict) or "state" not in ck:
+        raise UserError(f"{path}: not a training checkpoint (no 'state'); to start from its weights use --init")
+    saved = ck.get("args") if isinstance(ck.get("args"), dict) else {}
+    diff = config_diff({k: v for k, v in saved.items() if k in config}, {k: v for k, v in config.items() if k in saved})
+    if diff: raise UserError(f"{path} was written by another recipe: " + "; ".join(
+        f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:6]) + ". Resume with the same recipe "
+        "and --set values, or start a new run (--overwrite or another --run-dir)")
+
 @contextlib.contextmanager
 def claim_run_dir(run_dir: Path | str,  # the job's run folder
                   config: dict,  # the resolved config it will write to config.json
@@ -237,6 +249,7 @@ def claim_run_dir(run_dir: Path | str,  # the job's run folder
                 if diff: raise UserError(f"cannot resume {d}: its config.json differs in "
                                          + "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
                                          + ". Resume with the same settings, or use --overwrite / another --run-dir")
+        if enabled and resume not in (None, "auto"): _check_resume_source(Path(resume), config)
         yield d
 
 # %% ../nbs/00_core.ipynb #501f97c4

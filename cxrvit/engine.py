@@ -174,6 +174,7 @@ class NonFiniteLossError(RuntimeError):
         super().__init__(f"non-finite loss {value} at epoch {epoch}, step {step} (of that epoch); weights were not "
                          f"updated with it. Last good checkpoint: {checkpoint or 'none written yet'} — resume from it "
                          f"with a lower lr, fp32/bf16 instead of fp16, or --set clip_grad=1.0")
+    def __reduce__(self): return (type(self), (self.epoch, self.step, self.value, self.checkpoint))
 
 @dataclass
 class TrainState:

@@ -192,6 +192,25 @@ def test_unfinished_cache(capsys, tmp_path):
     error_line(rc, err, "finetune", str(c), "unfinished")
 
 
+def test_a_bug_keeps_its_traceback_and_debug_shows_user_tracebacks(capsys, monkeypatch):
+    import cxrvit.cli
+    monkeypatch.setattr(cxrvit.cli, "cmd_models", lambda a: None + 1)  # a TypeError: a bug
+    with pytest.raises(TypeError): main(["models"])  # the console script prints the traceback, exit 1
+    monkeypatch.setenv("CXRVIT_DEBUG", "1")
+    rc, out, err = cli(capsys, "recipes", "nope")
+    assert rc == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("cxrvit recipes: error: ")
+
+
+def test_worker_errors_pickle():
+    from cxrvit.checkpoint import CheckpointError
+    from cxrvit.core import UserError
+    from cxrvit.engine import NonFiniteLossError, Preempted
+    from cxrvit.images import ImageError
+    for e in (ImageError("a.png", "truncated"), CheckpointError("c.pth", "empty file"), UserError("x"),
+              NonFiniteLossError(1, 2, float("inf"), None), Preempted("stopped", "c.pth")):
+        assert str(pickle.loads(pickle.dumps(e))) == str(e)
+
+
 def test_non_finite_loss_and_disk_full_are_user_errors():
     import errno
     from cxrvit.cli import _is_user_error, _one_line
@@ -271,6 +290,7 @@ def test_resume_checkpoint_of_another_recipe(done, capsys, tmp_path, base):
     rc, out, err = cli(capsys, *TINY_PT, "--data-root", base, "--run-dir", tmp_path / "new", "--set", "epochs=1",
                        "blr=0.5", "--resume", d / "checkpoint-last.pth")
     error_line(rc, err, "pretrain", d / "checkpoint-last.pth", "another recipe", "blr")
+    assert not (tmp_path / "new" / "config.json").exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize("holder", ["live_pid_here", "other_host"])
