@@ -130,11 +130,11 @@ def env_info() -> dict:
 
 # %% ../nbs/00_core.ipynb #3b31c8bb
 def make_run_dir(name: str,  # run name, e.g. "demo/pretrain"
-                 root: Path | str | None = None,  # parent folder; default `runs/` in the project
+                 root: Path | str | None = None,  # parent folder; default `runs_home()` (./runs or $CXRVIT_HOME)
                  config: dict | None = None,  # resolved config to save as config.json
                 ) -> Path:
     "Create `root/name/`, and write `env.json` (versions, commit) and `config.json` into it."
-    d = Path(root) / name if root is not None else project_root() / "runs" / name
+    d = Path(root) / name if root is not None else runs_home() / name
     d.mkdir(parents=True, exist_ok=True)
     (d / "env.json").write_text(json.dumps(env_info(), indent=1))
     if config is not None: (d / "config.json").write_text(json.dumps(config, indent=1, default=str))
