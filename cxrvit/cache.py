@@ -17,6 +17,7 @@ from torchvision.transforms.functional import to_tensor
 from tqdm.auto import tqdm
 
 from .data import (CheXpertDataset, COVIDxDataset, MIMICDataset, NIHDataset, NIH_LABELS, read_split_list)
+from .core import UserError
 from .images import load_image
 
 # %% auto #0
@@ -166,7 +167,7 @@ def open_cache(cache_dir: Path | str) -> tuple[dict, pd.DataFrame]:
     d = Path(cache_dir)
     if not (d / "meta.json").exists(): raise FileNotFoundError(f"{d}: no image cache here (no meta.json); build it with build_cache")
     meta = json.loads((d / "meta.json").read_text())
-    if not meta.get("complete"): raise RuntimeError(f"{d}: the cache is unfinished; run build_cache again with the same arguments to resume it")
+    if not meta.get("complete"): raise UserError(f"{d}: the cache is unfinished (interrupted build?); run build_cache again with the same arguments to resume it")
     return meta, pd.read_csv(d / "index.csv")
 
 class CachedDataset(Dataset):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_checkpoint.ipynb #e6ce831a
 from __future__ import annotations
-import argparse, io, os, pickle, re, signal
+import argparse, errno, io, os, pickle, re, signal
 from dataclasses import dataclass, field, asdict, is_dataclass
 from pathlib import Path
 
@@ -13,50 +13,83 @@ import torch
 from torch import nn
 from timm.layers import trunc_normal_
 
+from .core import UserError
 from .vit import interpolate_pos_embed
 
 # %% auto #0
-__all__ = ['SAFE_GLOBALS', 'UnsafeCheckpointError', 'safe_load', 'extract_state_dict', 'LoadReport', 'check_keys',
-           'load_mae_into_vit', 'convert_cnn_state_dict', 'load_cnn_weights', 'to_plain', 'rng_to_plain',
+__all__ = ['SAFE_GLOBALS', 'CheckpointError', 'UnsafeCheckpointError', 'safe_load', 'extract_state_dict', 'LoadReport',
+           'check_keys', 'load_mae_into_vit', 'convert_cnn_state_dict', 'load_cnn_weights', 'to_plain', 'rng_to_plain',
            'rng_from_plain', 'atomic_torch_save', 'save_checkpoint', 'load_checkpoint', 'export_safetensors',
            'load_safetensors']
 
 # %% ../nbs/14_checkpoint.ipynb #8f03b338
 SAFE_GLOBALS = [argparse.Namespace]  # the only non-builtin class the released checkpoints contain
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class CheckpointError(UserError):
+    "A file that cannot be used as a checkpoint; the message names the path and the case."
+    def __init__(self, path, case: str, detail: str = ""):
+        self.path, self.case = str(path), case
+        super().__init__(f"{path}: {case}" + (f" ({detail})" if detail else ""))
+    def __reduce__(self): return (_rebuild_error, (type(self), self.args, self.path, self.case))
+
+def _rebuild_error(cls, args, path, case):
+    e = cls.__new__(cls); RuntimeError.__init__(e, *args); e.path, e.case = path, case; return e
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     "A checkpoint holds objects outside the allow-list; loading it would execute code from the file."
+
+def _sniff(path: Path) -> str | None:
+    "Why `path` cannot be a torch file, judged from its first bytes (None: it may be one)."
+    size = path.stat().st_size
+    with open(path, "rb") as f: head = f.read(64)
+    if size == 0: return "empty file (0 bytes): probably cut off while being written; use another checkpoint"
+    if head.startswith((b"PK\x03\x04", b"\x80")): return None  # torch zip format, legacy torch pickle
+    text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return (f"not a checkpoint: a text file starting {head[:24].decode(errors='replace')!r}" if text else
+            f"not a checkpoint: unknown format (first bytes {head[:8].hex()}); a torch .pth/.pt file was expected")
 
 def safe_load(path: str | Path,  # checkpoint file (.pth/.pt/.bin)
               allow_unsafe: bool = False,  # unpickle arbitrary objects (runs code from the file!); trusted files only
               map_location: str | torch.device = "cpu",  # where tensors are loaded
              ):
-    "`torch.load` with `weights_only=True` and the allow-list; refuses anything else unless `allow_unsafe`."
+    "`torch.load` with `weights_only=True` and the allow-list; a `CheckpointError` naming path and case otherwise."
     path = Path(path)
+    if path.is_dir(): raise CheckpointError(path, "a folder, not a checkpoint file")
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
-    if allow_unsafe: return torch.load(path, map_location=map_location, weights_only=False)
+    why = _sniff(path)
+    if why: raise CheckpointError(path, why)
     try:
+        if allow_unsafe: return torch.load(path, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        lines = [l.strip() for l in str(e).splitlines() if re.search(r"GLOBAL|Unsupported|unsupported", l)]
-        first = (lines[0] if lines else str(e).strip().splitlines()[-1])[:200]
-        raise UnsafeCheckpointError(
-            f"refused to load {path}: it contains objects outside the allow-list ({first}). Unpickling them would "
-            f"run code stored in the file. If, and only if, you trust where the file comes from, pass "
-            f"allow_unsafe=True; better, re-save its tensors as a plain state dict or safetensors.") from None
+        lines = [l.strip() for l in str(e).splitlines() if "GLOBAL" in l]
+        if not lines:
+            raise CheckpointError(path, "not a checkpoint or corrupt", str(e).strip().splitlines()[-1][:120]) from None
+        raise UnsafeCheckpointError(path,
+            f"refused: it contains objects outside the allow-list ({lines[0][:200]}). Unpickling them would run "
+            f"code stored in the file. If, and only if, you trust where the file comes from, pass "
+            f"allow_unsafe=True; better, re-save its tensors as a plain state dict or safetensors") from None
+    except (EOFError, RuntimeError, KeyError, ValueError, OSError) as e:
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EIO): raise  # the disk's fault
+        raise CheckpointError(path, "truncated or corrupt checkpoint (an interrupted write or copy?); use another "
+                              "one, e.g. the previous checkpoint-N.pth", f"{type(e).__name__}: {str(e)[:100]}") from None
 
 # %% ../nbs/14_checkpoint.ipynb #d62106d1
 def extract_state_dict(obj: dict | str | Path,  # a loaded checkpoint, a state dict, or a path
                        allow_unsafe: bool = False,  # passed to `safe_load` for paths
                       ) -> dict[str, torch.Tensor]:
     "The tensor dict inside a checkpoint (`model`, `state_dict` or top level), without a DDP `module.` prefix."
+    where = f" {obj}" if isinstance(obj, (str, Path)) else ""
     if isinstance(obj, (str, Path)): obj = safe_load(obj, allow_unsafe=allow_unsafe)
-    if not isinstance(obj, dict): raise TypeError(f"expected a checkpoint dict or a path, got {type(obj).__name__}")
+    if not isinstance(obj, dict):
+        if where: raise CheckpointError(where.strip(), f"not a checkpoint: it holds a {type(obj).__name__}, not a dict")
+        raise TypeError(f"expected a checkpoint dict or a path, got {type(obj).__name__}")
     for k in ("model", "state_dict"):
         if isinstance(obj.get(k), dict): obj = obj[k]; break
     sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    if not sd: raise ValueError(f"no tensors found in the checkpoint (top-level keys: {list(obj)[:10]})")
+    if not sd: raise ValueError(f"no tensors found in the checkpoint{where} (top-level keys: {list(obj)[:10]}); "
+                                "is it a checkpoint?")
     if all(k.startswith("module.") for k in sd): sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
 
@@ -68,6 +101,11 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # model keys left at their (re-)initialisation
     dropped: list[str] = field(default_factory=list)  # checkpoint keys deliberately not used
     notes: list[str] = field(default_factory=list)  # conversions applied
+    def summary(self) -> str:
+        "One line: how many keys were matched, dropped and newly initialised (with the first names)."
+        return (f"{len(self.loaded)} matched, {len(self.dropped)} dropped {_short(self.dropped, 4)}, "
+                f"{len(self.missing)} newly initialised {_short(self.missing, 4)}" + "".join(f"; {n}" for n in self.notes))
+    def to_dict(self) -> dict: return asdict(self)
     def __repr__(self):
         return (f"LoadReport(loaded={len(self.loaded)}, missing={self.missing}, dropped={_short(self.dropped)}, "
                 f"notes={self.notes})")
@@ -113,7 +151,10 @@ def load_mae_into_vit(vit: nn.Module,  # cxrvit.vit.VisionTransformer to initial
         old = tuple(sd["pos_embed"].shape); interpolate_pos_embed(sd, vit)
         rep.notes.append(f"pos_embed interpolated {old} -> {tuple(sd['pos_embed'].shape)}")
     allowed = {"head.weight", "head.bias"} | ({"fc_norm.weight", "fc_norm.bias"} if global_pool else set())
-    rep.missing = check_keys(vit, sd, allowed)
+    try: rep.missing = check_keys(vit, sd, allowed)
+    except ValueError as e:
+        if isinstance(source, (str, Path)): raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
+        raise
     vit.load_state_dict(sd, strict=False)
     rep.loaded = [k for k in vit.state_dict() if k in sd]
     trunc_normal_(vit.head.weight, std=2e-5); nn.init.zeros_(vit.head.bias)
@@ -146,6 +187,12 @@ def load_cnn_weights(model: nn.Module,  # torchvision DenseNet-121 / ResNet-50 c
                      allow_unsafe: bool = False,  # see `safe_load`
                     ) -> LoadReport:
     "Load pre-trained CNN weights (torchvision / MoCo v2 / U-Net MAE layouts) into a classifier; head kept fresh."
+    try: return _load_cnn(model, source, allow_unsafe)
+    except ValueError as e:
+        if isinstance(source, (str, Path)): raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
+        raise
+
+def _load_cnn(model, source, allow_unsafe):
     sd, dropped, notes = convert_cnn_state_dict(extract_state_dict(source, allow_unsafe))
     msd = model.state_dict()
     heads = ("classifier.", "fc.")
@@ -210,6 +257,9 @@ def atomic_torch_save(obj, path: str | Path):
                 f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno()); os.kill(os.getpid(), signal.SIGKILL)
             f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno and not e.filename: raise OSError(e.errno, e.strerror, str(path)) from e  # name the checkpoint
+        raise
     finally:
         if tmp.exists(): tmp.unlink()
     try: fd = os.open(path.parent, os.O_RDONLY); os.fsync(fd); os.close(fd)  # make the rename itself durable

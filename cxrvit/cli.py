@@ -4,12 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #cc33015d
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, os, sys, traceback
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['cmd_run', 'cmd_results', 'cmd_demo', 'cmd_verify', 'cmd_cache', 'cmd_synth', 'cmd_train', 'cmd_recipes', 'cmd_models',
-           'cmd_inspect', 'cmd_export', 'cmd_compare', 'cmd_explain_eval', 'cmd_predict', 'parser', 'main']
+__all__ = ['EXIT_USER', 'EXIT_BUG', 'EXIT_INTERRUPTED', 'EXIT_PREEMPTED', 'cmd_run', 'cmd_results', 'cmd_demo', 'cmd_verify',
+           'cmd_cache', 'cmd_synth', 'cmd_train', 'cmd_recipes', 'cmd_models', 'cmd_inspect', 'cmd_export',
+           'cmd_compare', 'cmd_explain_eval', 'cmd_predict', 'parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #eb7f321c
 def _kv(items: list[str] | None, what: str) -> dict:
@@ -72,13 +73,20 @@ def cmd_demo(a):
 # %% ../nbs/90_cli.ipynb #24df0373
 def cmd_verify(a):
     "cxrvit verify-data: compare a dataset tree with its manifest; exit 1 on errors."
+    from collections import Counter
+    from cxrvit.core import runs_home
     from cxrvit.data import verify_data
+    a.out_dir = a.out_dir or runs_home() / "verify-data"
     rep = verify_data(a.dataset, a.root, out_dir=a.out_dir, workers=a.workers, check_images=not a.no_check_images,
                       strict_splits=a.strict_splits)
     print(f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — {len(rep['errors'])} error(s), "
           f"{len(rep['warnings'])} warning(s); counts {rep['counts']}")
     for e in rep["errors"][:10]: print(f"  error {e['code']}: {e['file']}: {e['message']}")
     if len(rep["errors"]) > 10: print(f"  … {len(rep['errors']) - 10} more errors")
+    if rep["warnings"]:
+        print("  warnings: " + ", ".join(f"{n} {c}" for c, n in Counter(w["code"] for w in rep["warnings"]).items()))
+        for w in list({w["code"]: w for w in reversed(rep["warnings"])}.values())[::-1][:10]:  # first of each code
+            print(f"  warning {w['code']}: {w['file']}: {w['message']}")
     stem = Path(a.out_dir) / f"verify_{a.dataset}"
     print(f"reports: {stem.with_suffix('.json')} {stem.with_suffix('.md')}")
     return 0 if rep["ok"] else 1
@@ -101,7 +109,8 @@ def cmd_train(a):
     from cxrvit import pretrain, finetune, linprobe
     fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
     kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
-              device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None)
+              device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
+              allow_leakage=a.allow_leakage, save_every_minutes=a.save_every_minutes or None)
     if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus)
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
@@ -201,8 +210,12 @@ def _train_parser(sub, name, help):
     p.add_argument("--data-root", help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
                    "root; default: the synthetic dataset")
     p.add_argument("--root", nargs="*", metavar="NAME=PATH", help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small")
-    p.add_argument("--run-dir", help="output folder; default runs/<recipe>")
+    p.add_argument("--run-dir", help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)")
     p.add_argument("--resume", default=None, help='"auto" or a checkpoint path')
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --run-dir (deletes only its run files)")
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="train despite duplicate images / patients in two splits (recorded in config.json)")
+    p.add_argument("--save-every-minutes", type=float, default=30.0, help="also save checkpoint-last.pth this often (0 = off)")
     p.add_argument("--device", help="cuda, cpu, …; default: best available")
     p.add_argument("--n-synthetic", type=int, default=512, help="images of the synthetic dataset when --data-root is not given")
     if name == "pretrain":
@@ -237,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="the smoke runs (runs/smoke/) instead of the real ones"); p.set_defaults(fn=cmd_results)
     p = sub.add_parser("verify-data", help="check a dataset tree against its manifest")
     p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx"); p.add_argument("--root", required=True)
-    p.add_argument("--out-dir", default=".", help="folder for verify_<dataset>.json and .md (default: here)")
+    p.add_argument("--out-dir", help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or $CXRVIT_HOME/verify-data)")
     p.add_argument("--workers", type=int, default=2); p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
     p.add_argument("--strict-splits", action="store_true", help="NIH: split lists other than the paper's are errors")
     p.set_defaults(fn=cmd_verify)
@@ -263,15 +276,61 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 # %% ../nbs/90_cli.ipynb #92083f60
-_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)
+_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)  # kept for callers; `_is_user_error` is the rule
+EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130  # bad input; a bug (traceback); Ctrl-C
+EXIT_PREEMPTED = 75  # SIGTERM/SIGUSR1 during training: checkpoint saved, rerun with --resume auto (EX_TEMPFAIL)
+
+def _is_user_error(e: BaseException) -> bool:
+    "User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU out-of-memory."
+    from cxrvit.core import is_user_error
+    if is_user_error(e): return True
+    img, eng = sys.modules.get("cxrvit.images"), sys.modules.get("cxrvit.engine")
+    if img and isinstance(e, img.ImageError): return True
+    if eng and isinstance(e, getattr(eng, "NonFiniteLossError", ())): return True
+    torch = sys.modules.get("torch")
+    return bool(torch) and isinstance(e, getattr(torch, "OutOfMemoryError", ()))
+
+import errno as _errno
+_FIXES = {_errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
+          _errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
+          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun with --resume auto",
+          _errno.EACCES: "check the permissions or choose another folder",
+          _errno.EROFS: "choose a writable folder"}  # what to do after a disk fault
+
+def _one_line(e: BaseException) -> str:
+    "The error as one line, with what to do for disk and memory faults."
+    if isinstance(e, KeyError) and e.args: msg = str(e.args[0])
+    elif isinstance(e, OSError) and e.errno in _FIXES:
+        msg = (f"{e.filename}: " if e.filename else "") + f"{e.strerror or e}; {_FIXES[e.errno]}"
+    elif type(e).__name__ == "OutOfMemoryError": msg = f"out of GPU memory; lower --set batch_per_device=…"
+    else: msg = str(e) or type(e).__name__
+    return " ".join(msg.split())
+
+def _close_bars():
+    "Close open progress bars, so that an error starts on a clean line."
+    tq = sys.modules.get("tqdm.std")
+    for b in list(getattr(getattr(tq, "tqdm", None), "_instances", None) or []):
+        try: b.close()
+        except Exception: pass
 
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `cxrvit` console script."
+    "Entry point of the `cxrvit` console script (see the error contract above)."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("CXRVIT_DEBUG", "") not in ("", "0")
+    argv = [x for x in argv if x != "--debug"]
     a = parser().parse_args(argv)
     try: rc = a.fn(a)
-    except _USER_ERRORS as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"cxrvit {a.cmd}: error: {msg}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        _close_bars()
+        if debug: traceback.print_exc()
+        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
+    except Exception as e:
+        _close_bars()
+        if type(e).__name__ == "Preempted":
+            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr); return EXIT_PREEMPTED
+        if not _is_user_error(e): raise  # a bug: python prints the traceback, exit 1
+        if debug: traceback.print_exc()
+        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr); return EXIT_USER
     return int(rc or 0)
 
 # %% ../nbs/90_cli.ipynb #5077ff44

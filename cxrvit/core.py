@@ -4,15 +4,32 @@
 
 # %% ../nbs/00_core.ipynb #ddd3b0aa
 from __future__ import annotations
-import hashlib, json, logging, os, platform, random, subprocess, sys, time
+import contextlib, errno, hashlib, json, logging, os, platform, random, socket, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'rng_state', 'set_rng_state', 'get_device', 'set_threads', 'project_root', 'shared_data',
-           'git_commit', 'env_info', 'make_run_dir', 'config_hash', 'get_logger', 'Timer']
+__all__ = ['USER_ERRNOS', 'RUN_FILES', 'RESUME_IGNORED', 'UserError', 'is_user_error', 'seed_everything', 'rng_state',
+           'set_rng_state', 'get_device', 'set_threads', 'project_root', 'shared_data', 'git_commit', 'env_info',
+           'make_run_dir', 'runs_home', 'cache_home', 'RunLockedError', 'run_lock', 'run_started', 'config_diff',
+           'claim_run_dir', 'config_hash', 'get_logger', 'Timer']
+
+# %% ../nbs/00_core.ipynb #ef3df130
+class UserError(RuntimeError):
+    "A failure caused by the input (file, value, name, device, disk), reported as one line by the CLI."
+    def __reduce__(self): return (type(self), self.args)
+
+# %% ../nbs/00_core.ipynb #7aa8ca7a
+USER_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT,
+               errno.ENOTDIR, errno.EISDIR}  # disk full, quota, file too big, permissions, missing paths
+
+def is_user_error(e: BaseException,  # an exception that reached the command line
+                 ) -> bool:
+    "True for faults of the input or the machine (UserError, bad values/keys/files, disk full), False for bugs."
+    if isinstance(e, (UserError, ValueError, KeyError, FileNotFoundError)): return True
+    return isinstance(e, OSError) and e.errno in USER_ERRNOS
 
 # %% ../nbs/00_core.ipynb #d74fa6c0
 def seed_everything(seed: int = 0,  # base seed of the run
@@ -45,11 +62,12 @@ def get_device(prefer: str | None = None,  # "cuda", "mps", "cpu", "cuda:1"… o
               ) -> torch.device:
     "The device to run on: `prefer` if given (error if unavailable), else cuda, then mps, then cpu."
     if prefer:
-        d = torch.device(prefer)
+        try: d = torch.device(prefer)
+        except RuntimeError: raise UserError(f"unknown device {prefer!r}: use cuda, cuda:N, mps or cpu") from None
         if d.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {prefer!r} asked for, but torch sees no CUDA GPU; use device='cpu'")
+            raise UserError(f"device {prefer!r} asked for, but torch sees no CUDA GPU; use --device cpu")
         if d.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available; use device='cpu'")
+            raise UserError(f"device {prefer!r} asked for, but MPS is not available; use --device cpu")
         return d
     if torch.cuda.is_available(): return torch.device("cuda")
     if torch.backends.mps.is_available(): return torch.device("mps")
@@ -112,15 +130,127 @@ def env_info() -> dict:
 
 # %% ../nbs/00_core.ipynb #3b31c8bb
 def make_run_dir(name: str,  # run name, e.g. "demo/pretrain"
-                 root: Path | str | None = None,  # parent folder; default `runs/` in the project
+                 root: Path | str | None = None,  # parent folder; default `runs_home()` (./runs or $CXRVIT_HOME)
                  config: dict | None = None,  # resolved config to save as config.json
                 ) -> Path:
     "Create `root/name/`, and write `env.json` (versions, commit) and `config.json` into it."
-    d = Path(root) / name if root is not None else project_root() / "runs" / name
+    d = Path(root) / name if root is not None else runs_home() / name
     d.mkdir(parents=True, exist_ok=True)
     (d / "env.json").write_text(json.dumps(env_info(), indent=1))
     if config is not None: (d / "config.json").write_text(json.dumps(config, indent=1, default=str))
     return d
+
+# %% ../nbs/00_core.ipynb #900cd34d
+def runs_home() -> Path:
+    "The folder holding run folders: `$CXRVIT_HOME` if set, else `./runs` of the current folder."
+    return Path(os.environ.get("CXRVIT_HOME") or Path.cwd() / "runs").absolute()
+
+def cache_home() -> Path:
+    "The cache of generated data: `$CXRVIT_CACHE`, else `$XDG_CACHE_HOME/cxrvit`, else `~/.cache/cxrvit`."
+    if os.environ.get("CXRVIT_CACHE"): return Path(os.environ["CXRVIT_CACHE"]).absolute()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cxrvit"
+
+# %% ../nbs/00_core.ipynb #6c3f9dca
+class RunLockedError(UserError):
+    "Another live job holds the run folder."
+
+def _pid_alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _try_lock(lock: Path) -> bool:
+    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError: return False
+    with os.fdopen(fd, "w") as f:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
+    return True
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path | str,  # the run folder (created if absent)
+             enabled: bool = True,  # False (e.g. ranks > 0): do nothing
+            ):
+    "Hold `run_dir/.lock` for the duration of the block; refuse if a live job holds it, take over dead ones."
+    if not enabled: yield None; return
+    d = Path(run_dir); d.mkdir(parents=True, exist_ok=True); lock = d / ".lock"
+    for _ in range(3):
+        if _try_lock(lock): break
+        try: who = json.loads(lock.read_text() or "{}")
+        except (OSError, json.JSONDecodeError): who = {}
+        pid, host = who.get("pid"), who.get("host")
+        if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+            lock.unlink(missing_ok=True); continue  # stale: its holder died on this host
+        if not who: time.sleep(0.2); continue  # being written right now
+        raise RunLockedError(f"run folder {d} is in use by PID {pid} on host {host} (lock {lock}); wait for that "
+                             f"job, choose another --run-dir, or delete the lock if that job is gone")
+    else: raise RunLockedError(f"cannot take the lock {lock}; delete it if no job uses {d}")
+    try: yield lock
+    finally:
+        try:
+            if json.loads(lock.read_text()).get("pid") == os.getpid(): lock.unlink()
+        except (OSError, json.JSONDecodeError): pass
+
+# %% ../nbs/00_core.ipynb #b1f7b1d7
+RUN_FILES = ("config.json", "env.json", "log.jsonl", "log.txt", "result.json", "preds-best.npz",
+             "checkpoint-*.pth", ".checkpoint-*.tmp*", ".checkpoint-*.link")  # what a training run writes
+RESUME_IGNORED = {"num_workers"}  # config fields a resume may change
+
+def run_started(run_dir: Path | str) -> list[str]:
+    "Names of run files already in `run_dir` (empty: a fresh folder)."
+    d = Path(run_dir)
+    return sorted({p.name for pat in RUN_FILES[:7] for p in d.glob(pat)}) if d.is_dir() else []
+
+def config_diff(old: dict, new: dict, ignore: set = RESUME_IGNORED) -> dict:
+    "{field: (old, new)} for the fields whose JSON values differ."
+    norm = lambda v: json.loads(json.dumps(v, default=str))
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if k not in ignore and norm(old.get(k)) != norm(new.get(k))}
+
+def _clear_run(d: Path):
+    import shutil
+    for pat in RUN_FILES:
+        for p in d.glob(pat): p.unlink()
+    if (d / "tb").is_dir(): shutil.rmtree(d / "tb")
+
+def _check_resume_source(path: Path, config: dict):
+    "An explicit --resume checkpoint must be a training checkpoint of the same recipe (checked before any write)."
+    from cxrvit.checkpoint import safe_load
+    ck = safe_load(path)
+    if not isinstance(ck, dict) or "state" not in ck:
+        raise UserError(f"{path}: not a training checkpoint (no 'state'); to start from its weights use --init")
+    saved = ck.get("args") if isinstance(ck.get("args"), dict) else {}
+    diff = config_diff({k: v for k, v in saved.items() if k in config}, {k: v for k, v in config.items() if k in saved})
+    if diff: raise UserError(f"{path} was written by another recipe: " + "; ".join(
+        f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:6]) + ". Resume with the same recipe "
+        "and --set values, or start a new run (--overwrite or another --run-dir)")
+
+@contextlib.contextmanager
+def claim_run_dir(run_dir: Path | str,  # the job's run folder
+                  config: dict,  # the resolved config it will write to config.json
+                  resume: str | Path | None = None,  # the job's --resume ("auto", a path, or None)
+                  overwrite: bool = False,  # delete an earlier run's files first
+                  enabled: bool = True,  # False on ranks > 0 (no lock, no checks)
+                 ):
+    "Lock `run_dir` and check it may receive this job (see above); yields the folder."
+    d = Path(run_dir)
+    with run_lock(d, enabled):
+        if enabled:
+            old = run_started(d)
+            if old and overwrite: _clear_run(d)
+            elif old and resume is None:
+                raise UserError(f"run folder {d} already holds a run ({', '.join(old[:4])}); continue it with "
+                                f"--resume auto, replace it with --overwrite, or choose another --run-dir")
+            elif old and resume is not None and (d / "config.json").exists():
+                try: prev = json.loads((d / "config.json").read_text())
+                except (OSError, json.JSONDecodeError) as e:
+                    raise UserError(f"{d / 'config.json'} is unreadable ({e}); fix or delete it") from None
+                diff = config_diff(prev, config)
+                if diff: raise UserError(f"cannot resume {d}: its config.json differs in "
+                                         + "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+                                         + ". Resume with the same settings, or use --overwrite / another --run-dir")
+        if enabled and resume not in (None, "auto"): _check_resume_source(Path(resume), config)
+        yield d
 
 # %% ../nbs/00_core.ipynb #501f97c4
 def config_hash(cfg: dict, n: int = 12) -> str:
@@ -132,13 +262,13 @@ def get_logger(run_dir: Path | str | None = None,  # folder for log.txt; None = 
                rank: int = 0,  # process rank; only rank 0 logs to the console
                level: int = logging.INFO,
               ) -> logging.Logger:
-    "A `cxrvit` logger writing to the console (rank 0) and to `run_dir/log.txt`."
+    "A `cxrvit` logger writing to stderr (rank 0) and to `run_dir/log.txt`."
     log = logging.getLogger("cxrvit" if rank == 0 else f"cxrvit.rank{rank}")
     log.setLevel(level); log.propagate = False
     for h in list(log.handlers): log.removeHandler(h); h.close()
     fmt = logging.Formatter(f"%(asctime)s [rank {rank}] %(message)s", "%H:%M:%S")
     if rank == 0:
-        h = logging.StreamHandler(sys.stdout); h.setFormatter(fmt); log.addHandler(h)
+        h = logging.StreamHandler(sys.stderr); h.setFormatter(fmt); log.addHandler(h)
     if run_dir is not None:
         h = logging.FileHandler(Path(run_dir) / "log.txt"); h.setFormatter(fmt); log.addHandler(h)
     return log

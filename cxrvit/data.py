@@ -26,7 +26,8 @@ __all__ = ['NIH_LABELS', 'CHEXPERT_LABELS', 'CHEXPERT_ALL_LABELS', 'COVIDX_LABEL
            'read_image_list', 'read_data_entry', 'find_data_entry', 'nih_layout', 'scan_nih_images', 'nih_paths',
            'ImageTableDataset', 'nih_table', 'NIHDataset', 'uncertainty_policy', 'apply_uncertainty',
            'read_chexpert_csv', 'chexpert_root', 'CheXpertDataset', 'read_mimic', 'mimic_paths', 'MIMICDataset',
-           'read_covidx_list', 'COVIDxDataset', 'PretrainCorpus', 'pretrain_corpus', 'verify_data', 'write_report']
+           'read_covidx_list', 'COVIDxDataset', 'PretrainCorpus', 'pretrain_corpus', 'verify_data', 'write_report',
+           'check_splits', 'DataCheckError', 'require_clean_splits']
 
 # %% ../nbs/03_datasets.ipynb #9128e5b9
 NIH_LABELS: list[str] = list(load_manifest("nih").labels)
@@ -386,6 +387,7 @@ def _check_images(rep: _Report, infos: list[dict], modes: Sequence[str], size: S
     for i in infos:
         if i["error"]: rep.error("unreadable_image", i["path"], i["error"])
         elif i["mode"] not in modes: rep.warn("unexpected_mode", i["path"], f"mode {i['mode']} (expected {'/'.join(modes)}); load_image converts it")
+        for code, msg in i.get("warnings") or []: rep.warn(code, i["path"], msg)  # degenerate sizes, bits used
     ok = [i for i in infos if not i["error"]]
     rep.d["modes"] = dict(Counter(i["mode"] for i in ok))
     rep.d["sizes"] = dict(Counter(f"{i['size'][0]}x{i['size'][1]}" for i in ok).most_common(10))
@@ -526,3 +528,38 @@ def write_report(report: dict, out_dir: Path | str, max_rows: int = 200) -> tupl
         if len(report[kind]) > max_rows: md.append(f"\n… {len(report[kind]) - max_rows} more in the JSON file")
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")
     return stem.with_suffix(".json"), stem.with_suffix(".md")
+
+# %% ../nbs/03_datasets.ipynb #054ef174
+def _tables(name: str, ds) -> list[tuple[str, Dataset]]:
+    "(name, dataset) pairs with a `.table`: a dataset itself, or the parts of a `PretrainCorpus`."
+    if ds is None: return []
+    if hasattr(ds, "parts"): return [(f"{name}/{k}", d) for k, d in ds.parts.items() if hasattr(d, "table")]
+    return [(name, ds)] if hasattr(ds, "table") else []
+
+def check_splits(splits: dict[str, Dataset | None],  # e.g. {"train": tr, "val": va, "test": te}
+                ) -> list[dict]:
+    "Errors (`code`, `file`, `message`) for duplicate ids, patients in two splits and listed-but-absent files."
+    rep, parts = _Report("job", ""), [x for s, ds in splits.items() for x in _tables(s, ds)]
+    _check_splits(rep, {s: d.table for s, d in parts}, {s: f"split {s}" for s, _ in parts})
+    for s, d in parts:
+        for p in getattr(d, "paths", None) or []:
+            if not Path(p).is_file(): rep.error("missing_file", p, f"listed in split {s} but not on disk")
+    return rep.d["errors"]
+
+class DataCheckError(ValueError):
+    "The datasets of a job fail the split checks; the message names the first culprits."
+
+def require_clean_splits(splits: dict[str, Dataset | None],  # as for `check_splits`
+                         allow_leakage: bool = False,  # let duplicates and patient leakage through (not absent files)
+                        ) -> list[dict]:
+    "Raise a DataCheckError naming the culprits, unless only allowed problems remain; returns those."
+    errs = check_splits(splits)
+    bad = [e for e in errs if not (allow_leakage and e["code"] in ("duplicate_id", "patient_leak"))]
+    if bad:
+        codes = ", ".join(f"{n} {c}" for c, n in Counter(e["code"] for e in bad).items())
+        eg = "; ".join(f"{e['file']}: {e['message']}" for e in bad[:3])
+        fix = ("restore the files or fix the split lists" if any(e["code"] == "missing_file" for e in bad) else
+               "fix the split lists, or pass --allow-leakage to train anyway (recorded in config.json)")
+        raise DataCheckError(f"data check failed ({codes}): {eg}; {fix}; `cxrvit verify-data` lists them all")
+    for e in errs: warnings.warn(f"allowed by --allow-leakage: {e['code']} {e['file']}: {e['message']}")
+    return errs

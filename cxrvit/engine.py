@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_engine.ipynb #60a98ca8
 from __future__ import annotations
-import dataclasses, io, json, math, os, resource, signal, sys, time, warnings
+import dataclasses, functools, io, json, math, os, resource, signal, sys, threading, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +20,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_torch_save, rng_from_plain, rng_to_plain, safe_load, to_plain
-from .core import get_device, rng_state, seed_everything, set_rng_state
+from .core import UserError, get_device, rng_state, seed_everything, set_rng_state
 from .optim import adjust_lr
 from .recipes import Recipe
 
 # %% auto #0
-__all__ = ['atomic_save', 'DistEnv', 'init_distributed', 'setup', 'barrier', 'grad_accum_steps', 'EpochSampler', 'amp_setup',
-           'autocast', 'masked_bce_with_logits', 'cross_entropy', 'load_checkpoint', 'RunLog', 'read_log', 'memory_mb',
-           'NonFiniteLossError', 'TrainState', 'flatten', 'unwrap', 'gather_objects', 'save_training_checkpoint',
-           'resolve_resume', 'restore', 'predict', 'train']
+__all__ = ['atomic_save', 'PREEMPT_SIGNALS', 'EXIT_PREEMPTED', 'DistEnv', 'init_distributed', 'setup', 'barrier',
+           'grad_accum_steps', 'EpochSampler', 'amp_setup', 'autocast', 'masked_bce_with_logits', 'cross_entropy',
+           'load_checkpoint', 'RunLog', 'read_log', 'memory_mb', 'NonFiniteLossError', 'TrainState', 'flatten',
+           'Preempted', 'Preemption', 'unwrap', 'gather_objects', 'save_training_checkpoint', 'resolve_resume',
+           'restore', 'predict', 'train']
 
 # %% ../nbs/22_engine.ipynb #a8b8dae9
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ def load_checkpoint(path: Path | str) -> dict:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
     try: return safe_load(path)
+    except UserError: raise  # already names the path and the case
     except Exception as e: raise RuntimeError(f"cannot read checkpoint {path}: {e}") from e
 
 # %% ../nbs/22_engine.ipynb #f0948b14
@@ -172,6 +174,7 @@ class NonFiniteLossError(RuntimeError):
         super().__init__(f"non-finite loss {value} at epoch {epoch}, step {step} (of that epoch); weights were not "
                          f"updated with it. Last good checkpoint: {checkpoint or 'none written yet'} — resume from it "
                          f"with a lower lr, fp32/bf16 instead of fp16, or --set clip_grad=1.0")
+    def __reduce__(self): return (type(self), (self.epoch, self.step, self.value, self.checkpoint))
 
 @dataclass
 class TrainState:
@@ -192,6 +195,49 @@ def flatten(d: dict, prefix: str = "") -> dict:
         if isinstance(v, dict): out.update(flatten(v, f"{prefix}{k}/"))
         else: out[f"{prefix}{k}"] = v.tolist() if isinstance(v, np.ndarray) else v
     return out
+
+# %% ../nbs/22_engine.ipynb #32b1af7f
+PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+EXIT_PREEMPTED = 75  # the CLI's exit code after a preemption (sysexits EX_TEMPFAIL: retry later)
+
+class Preempted(Exception):
+    "Training stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
+    def __init__(self, msg: str, checkpoint: str | None = None):
+        super().__init__(msg); self.checkpoint = checkpoint
+    def __reduce__(self): return (type(self), (self.args[0], self.checkpoint))
+
+class Preemption:
+    "Context manager: the signals set `.signum` instead of killing the process (handlers only in the main thread)."
+    def __init__(self, signals=PREEMPT_SIGNALS): self.signals, self.signum, self._old = signals, None, {}
+    def _handler(self, signum, frame): self.signum = signum
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._handler) for s in self.signals}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self._old.items(): signal.signal(s, h)
+        self._old = {}
+    def poll(self, env: DistEnv, device: torch.device, due: bool = False) -> tuple[bool, bool]:
+        "(stop, save due) agreed by all ranks: any rank's signal stops all, any rank's timer saves all."
+        flags = torch.tensor([float(self.signum is not None), float(bool(due))])
+        if env.distributed:
+            dev = device if torch_dist.get_backend() == "nccl" else torch.device("cpu")
+            flags = flags.to(dev); torch_dist.all_reduce(flags, op=torch_dist.ReduceOp.MAX); flags = flags.cpu()
+            if flags[0] and self.signum is None: self.signum = int(signal.SIGTERM)  # another rank's signal
+        return bool(flags[0]), bool(flags[1])
+
+def _preempted(pre: Preemption, log: RunLog, state: TrainState, ckpt: Path):
+    name = signal.Signals(pre.signum).name
+    log("preempted", state.global_step, signal=name, epoch=state.epoch, step=state.step, global_step=state.global_step,
+        checkpoint=str(ckpt))
+    raise Preempted(f"{name} received: stopped after optimizer step {state.global_step} (epoch {state.epoch}, step "
+                    f"{state.step}) and saved {ckpt}; run the same command with --resume auto to continue", str(ckpt))
+
+def _test_signal(global_step: int):
+    "Test hook: CXRVIT_TEST_SIGNAL_AT_STEP=N[:USR1] sends this process SIGTERM (or SIGUSR1) after step N."
+    spec = os.environ.get("CXRVIT_TEST_SIGNAL_AT_STEP", "")
+    if spec and int(spec.split(":")[0]) == global_step:
+        os.kill(os.getpid(), signal.SIGUSR1 if spec.endswith(":USR1") else signal.SIGTERM)
 
 # %% ../nbs/22_engine.ipynb #2db44e5b
 def unwrap(model: nn.Module) -> nn.Module:
@@ -233,11 +279,23 @@ def resolve_resume(resume: str | Path | None, run_dir: Path) -> Path | None:
     if not p.exists(): raise FileNotFoundError(f"resume checkpoint {p} does not exist")
     return p
 
-def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int) -> TrainState:
+def _check_same_recipe(path: Path, saved: dict, recipe: Recipe):
+    "Refuse to resume a checkpoint written with another recipe, naming the differing fields."
+    from cxrvit.core import RESUME_IGNORED, config_diff
+    diff = config_diff(saved, recipe.to_dict(), RESUME_IGNORED)
+    if diff: raise UserError(f"{path} was written by another recipe: " + "; ".join(
+        f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:6]) + ". Resume with the same recipe "
+        "and --set values, or start a new run (--overwrite or another --run-dir)")
+
+def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Recipe | None = None) -> TrainState:
     "Load model/optimizer/scaler/RNG/position from a training checkpoint; return the run state."
     ck = load_checkpoint(path)
     if "state" not in ck: raise ValueError(f"{path} is not a training checkpoint (no 'state'); use it as init= instead")
-    unwrap(model).load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"])
+    if recipe is not None and isinstance(ck.get("args"), dict): _check_same_recipe(path, ck["args"], recipe)
+    try: unwrap(model).load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise UserError(f"{path}: a checkpoint of another model or optimizer, cannot resume this run "
+                        f"({' '.join(str(e).split())[:300]})") from None
     if scaler is not None and ck.get("scaler"): scaler.load_state_dict(ck["scaler"])
     state = TrainState(**ck["state"])
     if len(ck["rng"]) == env.world_size: set_rng_state(rng_from_plain(ck["rng"][env.rank]))
@@ -316,7 +374,7 @@ def _save_best(run_dir: Path, model, metrics: dict, rec: dict, recipe: Recipe, e
     if preds: np.savez(run_dir / "preds-best.npz", **{f"{s}_{k}": v for s, d in preds.items() for k, v in d.items()})
 
 # %% ../nbs/22_engine.ipynb #9c90a4d6
-def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `device`)
+def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `device`)
           train_ds: Dataset,  # items are tuples; `loss_fn` interprets them
           run_dir: Path | str,
           *,
@@ -333,6 +391,7 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
           max_steps: int | None = None,  # stop after this many optimizer steps in total
           progress: bool = True,  # tqdm bar on rank 0
           find_unused_parameters: bool = False,
+          save_every_minutes: float | None = 30.0,  # also write checkpoint-last.pth this often (None = never)
          ) -> TrainState:
     "Run (or resume) `recipe`'s schedule; returns the final TrainState. Writes checkpoints and log.jsonl in run_dir."
     env = env or init_distributed(); dev = torch.device(device) if device is not None else get_device()
@@ -351,17 +410,25 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
     net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
               find_unused_parameters=find_unused_parameters) if env.distributed else model
     path = resolve_resume(resume, run_dir)
-    state = restore(path, model, opt, scaler, env, recipe.seed) if path else TrainState()
+    state = restore(path, model, opt, scaler, env, recipe.seed, recipe) if path else TrainState()
     log = RunLog(run_dir, env.is_main)
-    if path: log("resume", checkpoint=str(path), epoch=state.epoch, step=state.step, global_step=state.global_step)
+    if path:
+        log("resume", checkpoint=str(path), epoch=state.epoch, step=state.step, global_step=state.global_step)
+        if env.is_main: print(f"resumed {path}: epoch {state.epoch}, step {state.step} (global {state.global_step}); "
+                              f"model, optimizer, scaler and RNG states restored, all keys matched", file=sys.stderr)
     last_ckpt = run_dir / "checkpoint-last.pth"
     kill_at = int(os.environ.get("CXRVIT_TEST_KILL_AT_STEP", 0))
+    pre, t_save = _PREEMPTION, [time.monotonic()]  # preemption flag (see `train` below); last checkpoint-last time
+    def timer_due(): return bool(save_every_minutes is not None and time.monotonic() - t_save[0] > 60 * save_every_minutes)
+    def save_last():
+        save_training_checkpoint(run_dir, ["checkpoint-last.pth"], net, opt, scaler, state, recipe, env)
+        t_save[0] = time.monotonic()
     for epoch in range(state.epoch, recipe.epochs):
         sampler.set_epoch(epoch, start=state.step * accum * b)
         loader.generator.manual_seed(recipe.seed * 1_000_003 + epoch)  # worker seeds (num_workers > 0)
         net.train(True); it = iter(loader); losses = []; t_epoch = time.perf_counter()
         bar = tqdm(total=steps, initial=state.step, desc=f"epoch {epoch}", disable=not (progress and env.is_main),
-                   leave=False, file=sys.stdout)
+                   leave=False, file=sys.stderr)
         while state.step < steps:
             t0 = time.perf_counter()
             lr = adjust_lr(opt, epoch + state.step / steps, recipe.lr, recipe.min_lr, recipe.warmup_epochs, recipe.epochs)
@@ -385,6 +452,10 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
                     lr=lr, img_s=recipe.batch_size / dt, grad_norm=gn, mem_mb=memory_mb(dev))
                 bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}")
             if kill_at and state.global_step == kill_at: os.kill(os.getpid(), signal.SIGKILL)
+            _test_signal(state.global_step)
+            stop, due = pre.poll(env, dev, timer_due())
+            if state.step < steps and (stop or due): save_last()  # (at an epoch's end, the epoch is finished first)
+            if stop and state.step < steps: _preempted(pre, log, state, last_ckpt)
             if save_every_steps and state.global_step % save_every_steps == 0 and state.step < steps:
                 save_training_checkpoint(run_dir, ["checkpoint-last.pth"], net, opt, scaler, state, recipe, env)
             if max_steps and state.global_step >= max_steps: break
@@ -405,6 +476,20 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
             state.done = epoch == recipe.epochs - 1
             save_training_checkpoint(run_dir, [f"checkpoint-{epoch}.pth", "checkpoint-last.pth"], net, opt, scaler,
                                      state, recipe, env)
+        stop, due = pre.poll(env, dev, timer_due())
+        if (stop or due) and not _save_due(epoch, recipe): save_last()
+        if stop and state.epoch < recipe.epochs: _preempted(pre, log, state, last_ckpt)
         if max_steps and state.global_step >= max_steps: break
     barrier(env)
     return state
+
+_PREEMPTION = None  # the `Preemption` of the running `train` call
+
+@functools.wraps(_train)
+def train(*args, **kw) -> TrainState:
+    "Run (or resume) `recipe`'s schedule; returns the final TrainState. Writes checkpoints and log.jsonl in run_dir."
+    global _PREEMPTION
+    outer = _PREEMPTION
+    with Preemption() as _PREEMPTION:
+        try: return _train(*args, **kw)
+        finally: _PREEMPTION = outer

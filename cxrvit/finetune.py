@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_finetune.ipynb #c7aa5f0f
 from __future__ import annotations
-import json, warnings
+import json, sys, warnings
 from pathlib import Path
 from typing import Callable
 
@@ -15,9 +15,9 @@ from torch.utils.data import Dataset
 from timm.data import Mixup
 
 from .checkpoint import load_cnn_weights, load_mae_into_vit
-from .core import make_run_dir
+from .core import claim_run_dir, make_run_dir
 from .datahome import DataHome, classifier_data, resolve_data_home
-from .engine import DistEnv, amp_setup, cross_entropy, masked_bce_with_logits, predict, setup, train
+from .engine import DistEnv, RunLog, amp_setup, cross_entropy, masked_bce_with_logits, predict, setup, train
 from .metrics import mauc, per_class_auc
 from .models import create_model
 from .optim import param_groups_lrd, param_groups_wd
@@ -27,16 +27,18 @@ from .recipes import FinetuneRecipe, LinprobeRecipe, Recipe, get_recipe
 # %% auto #0
 __all__ = ['load_pretrained', 'loss_for', 'scores', 'make_evaluator', 'smooth_targets', 'MultiLabelMixup', 'batch_mixer',
            'soft_cross_entropy', 'build_finetune_model', 'finetune_groups', 'headline_metric', 'summarize',
-           'train_classifier', 'finetune', 'nih_finetune_datasets', 'finetune_datasets', 'classifier_job_cli',
-           'run_finetune_cli']
+           'classifier_config', 'train_classifier', 'finetune', 'nih_finetune_datasets', 'finetune_datasets',
+           'classifier_job_cli', 'run_finetune_cli']
 
 # %% ../nbs/24_finetune.ipynb #cf3f42a4
 def load_pretrained(model: nn.Module,  # ViT (cxrvit.vit) or torchvision CNN classifier
                     init,  # checkpoint path, loaded checkpoint or state dict (MAE, U-Net MAE, MoCo, official, ours)
                    ):
     "Load pre-trained weights with `cxrvit.checkpoint`'s exact-key loaders; returns its LoadReport."
-    if hasattr(model, "blocks"): return load_mae_into_vit(model, init)
-    return load_cnn_weights(model, init)
+    rep = load_mae_into_vit(model, init) if hasattr(model, "blocks") else load_cnn_weights(model, init)
+    print(f"init {init if isinstance(init, (str, Path)) else type(init).__name__}: {rep.summary()}", file=sys.stderr)
+    model.init_report = rep  # logged by `train_classifier` as an `init` record of log.jsonl
+    return rep
 
 # %% ../nbs/24_finetune.ipynb #1204e729
 def loss_for(recipe: Recipe) -> Callable:
@@ -147,19 +149,25 @@ def summarize(state, select_key: str, run_dir: Path, metric: str = "mauc") -> di
             "checkpoint_best": str(run_dir / "checkpoint-best.pth"), "checkpoint_last": str(run_dir / "checkpoint-last.pth"),
             "predictions_best": str(run_dir / "preds-best.npz"), "epoch_loss": state.epoch_loss, "evaluations": len(evs)}
 
+def classifier_config(recipe: Recipe, init=None, extra: dict | None = None) -> dict:
+    "What a classifier job writes to config.json: the recipe, the init source, the CLI's opt-outs."
+    return {**recipe.to_dict(), "init": str(init) if isinstance(init, (str, Path)) else init is not None, **(extra or {})}
+
 def train_classifier(recipe: Recipe,  # a fine-tuning or linear-probe recipe
                      build_model: Callable[[], nn.Module],  # called once, after the process group is set up
                      make_optimizer: Callable[[nn.Module, torch.device], torch.optim.Optimizer],
                      train_ds: Dataset, val_ds: Dataset | None, test_ds: Dataset | None, run_dir: Path | str, *,
                      init=None, device: str | None = None, resume: str | Path | None = None, deterministic: bool = False,
-                     eval_batch_size: int = 256, **train_kw) -> dict:
+                     eval_batch_size: int = 256, config_extra: dict | None = None, **train_kw) -> dict:
     "The loop fine-tuning and linear probing share: run dir, training with val/test evaluation, val selection, result.json."
     env, dev = setup(recipe, device, deterministic)
-    run_dir = Path(run_dir)
-    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config={**recipe.to_dict(), "init": str(init) if isinstance(init, (str, Path)) else init is not None})
+    run_dir, model = Path(run_dir), build_model()  # the model (and its init weights) first: config.json only if that worked
+    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=classifier_config(recipe, init, config_extra))
+    if env.is_main and getattr(model, "init_report", None) is not None:
+        RunLog(run_dir, tensorboard=False)("init", source=str(init), **model.init_report.to_dict())
     metric = headline_metric(recipe)
     select = f"val/{metric}" if val_ds is not None else "none"
-    st = train(build_model(), train_ds, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
+    st = train(model, train_ds, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
                make_optimizer=lambda m: make_optimizer(m, dev), loss_fn=loss_for(recipe),
                evaluate=make_evaluator({"val": val_ds, "test": test_ds}, recipe, dev, env, eval_batch_size),
                select_key=select, track_max=(f"test/{metric}",), **train_kw)
@@ -210,16 +218,23 @@ def classifier_job_cli(job: Callable,  # `finetune` or `linprobe`
                        dataset: str = "nih",  # "nih", "chexpert" or "covidx"
                        n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
                        roots: dict | None = None,  # per-dataset roots, e.g. {"nih": "/data/nih"} (--root)
+                       overwrite: bool = False,  # replace an earlier run in run_dir (only its files are deleted)
+                       allow_leakage: bool = False,  # train despite duplicates/patient leakage (recorded in config.json)
+                       save_every_minutes: float | None = 30.0,  # time-based checkpoint-last.pth
                       ) -> dict:
     "CLI body shared by fine-tuning and linear probing: recipe by name, (train, val, test) from the data home."
     recipe = get_recipe(recipe_name, overrides)
     if not isinstance(recipe, recipe_cls): raise ValueError(f"recipe {recipe_name!r} is not a {recipe_cls.__name__}")
+    from cxrvit.data import require_clean_splits
     env, _ = setup(recipe, device)
-    if data_root or roots: home = resolve_data_home(data_root, roots)
-    else: home, dataset = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)}), "nih"
-    tr, va, te = classifier_data(recipe, home, dataset, _kind(recipe))
-    return job(recipe, tr, va, te, Path(run_dir) if run_dir else default_run_dir(recipe), init=init,
-               device=device, resume=resume)
+    rd, extra = Path(run_dir) if run_dir else default_run_dir(recipe), {"allow_leakage": True} if allow_leakage else {}
+    with claim_run_dir(rd, classifier_config(recipe, init, extra), resume, overwrite, enabled=env.is_main):
+        if data_root or roots: home = resolve_data_home(data_root, roots)
+        else: home, dataset = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)}), "nih"
+        tr, va, te = classifier_data(recipe, home, dataset, _kind(recipe))
+        require_clean_splits({"train": tr, "val": va, "test": te}, allow_leakage)
+        return job(recipe, tr, va, te, rd, init=init, device=device, resume=resume, config_extra=extra,
+                   save_every_minutes=save_every_minutes)
 
 def run_finetune_cli(recipe_name: str, **kw) -> dict:
     "CLI entry: build the recipe and datasets, run `finetune`, return its result (arguments: `classifier_job_cli`)."

@@ -4,20 +4,48 @@
 
 # %% ../nbs/02_images.ipynb #8ced1286
 from __future__ import annotations
+import os, warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['ImageError', 'scale_to_uint8', 'to_gray8', 'read_dicom', 'load_image', 'image_info']
+__all__ = ['MAX_PIXELS', 'MIN_SIDE', 'MAX_ASPECT', 'ImageError', 'DegenerateImageWarning', 'max_pixels', 'check_pixels',
+           'degenerate', 'scale_to_uint8', 'used_bits', 'to_gray8', 'read_dicom', 'load_image', 'image_info']
 
 # %% ../nbs/02_images.ipynb #909857d9
 class ImageError(OSError):
-    "An image that cannot be read: missing, not an image, truncated or an unsupported mode."
+    "An image that cannot be read: missing, not an image, truncated, too large or an unsupported mode."
     def __init__(self, path, reason: str):
         self.path, self.reason = str(path), reason
         super().__init__(f"{path}: {reason}")
+    def __reduce__(self): return (type(self), (self.path, self.reason))  # survives the trip back from a worker
+
+# %% ../nbs/02_images.ipynb #9c7ae627
+MAX_PIXELS = 2 ** 26  # default pixel limit (8192²)
+MIN_SIDE, MAX_ASPECT = 32, 4.0  # smaller sides / longer shapes are flagged as degenerate
+
+class DegenerateImageWarning(UserWarning):
+    "An image whose size is implausible for a chest X-ray (tiny side or extreme aspect ratio)."
+
+def max_pixels() -> int:
+    "The pixel limit: `$CXRVIT_MAX_PIXELS` if set, else `MAX_PIXELS`."
+    return int(os.environ.get("CXRVIT_MAX_PIXELS") or MAX_PIXELS)
+
+def check_pixels(path, size: tuple[int, int]):
+    "Raise ImageError naming `path` when width × height exceeds `max_pixels()`."
+    w, h = size
+    if w * h > max_pixels():
+        raise ImageError(path, f"{w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels():,} "
+                               f"(set CXRVIT_MAX_PIXELS to allow larger images)")
+
+def degenerate(size: tuple[int, int]) -> str | None:
+    "Why a (width, height) is implausible for a chest X-ray, or None."
+    w, h = size
+    if min(w, h) < MIN_SIDE: return f"degenerate size {w}x{h}: a side under {MIN_SIDE} pixels"
+    if max(w, h) > MAX_ASPECT * min(w, h): return f"degenerate size {w}x{h}: aspect ratio above {MAX_ASPECT:g}"
+    return None
 
 # %% ../nbs/02_images.ipynb #5e06b072
 _HIGH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": None, "F": None}
@@ -31,10 +59,16 @@ def scale_to_uint8(a: np.ndarray,  # integer or float pixels
     if hi <= lo: return np.zeros(a.shape, np.uint8)
     return np.round((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
+def used_bits(a: np.ndarray) -> int:
+    "Bits an integer image actually uses: the bit length of its maximum, at least 8."
+    return max(8, int(max(int(a.max()), 0)).bit_length()) if a.size else 8
+
 def to_gray8(img: Image.Image) -> Image.Image:
-    "Any PIL mode → 8-bit 'L' (16-bit scaled by its full range, 32-bit/float by the image's range)."
+    "Any PIL mode → 8-bit 'L' (16-bit scaled by the bits it uses, 32-bit/float by the image's range)."
     if img.mode == "L": return img
-    if img.mode in _HIGH: return Image.fromarray(scale_to_uint8(np.asarray(img), _HIGH[img.mode]), "L")
+    if img.mode in _HIGH:
+        a = np.asarray(img)
+        return Image.fromarray(scale_to_uint8(a, _HIGH[img.mode] and 2 ** used_bits(a) - 1), "L")
     if img.mode in ("P", "PA"): img = img.convert("RGBA")
     return img.convert("L")
 
@@ -47,7 +81,10 @@ def _is_dicom(path: Path) -> bool:
 def read_dicom(path: Path | str) -> Image.Image:
     "A DICOM file as an 8-bit 'L' image (MONOCHROME1 inverted)."
     import pydicom
-    try: ds = pydicom.dcmread(str(path)); a = ds.pixel_array
+    try: ds = pydicom.dcmread(str(path))
+    except Exception as e: raise ImageError(path, f"unreadable DICOM ({type(e).__name__}: {e})") from e
+    if hasattr(ds, "Rows") and hasattr(ds, "Columns"): check_pixels(path, (int(ds.Columns), int(ds.Rows)))
+    try: a = ds.pixel_array
     except Exception as e: raise ImageError(path, f"unreadable DICOM ({type(e).__name__}: {e})") from e
     if a.ndim != 2: raise ImageError(path, f"DICOM pixel array has shape {a.shape}; expected one 2-D grayscale frame")
     bits = int(getattr(ds, "BitsStored", 8 * a.dtype.itemsize))
@@ -59,13 +96,17 @@ def read_dicom(path: Path | str) -> Image.Image:
 def _open_pil(path: Path) -> Image.Image:
     try:
         with Image.open(path) as im:
+            check_pixels(path, im.size)  # before decoding
             im.load()
             return im.copy() if im.mode != "P" else im.convert("RGBA")
+    except ImageError: raise
     except UnidentifiedImageError as e: raise ImageError(path, "not a readable image (corrupt or unknown format)") from e
+    except Image.DecompressionBombError as e: raise ImageError(path, f"too many pixels ({e})") from e
     except (OSError, SyntaxError, ValueError) as e:
         msg = str(e)
         why = "truncated" if "truncated" in msg.lower() or "broken" in msg.lower() else "cannot decode"
         raise ImageError(path, f"{why} ({msg})") from e
+    except Exception as e: raise ImageError(path, f"cannot decode ({type(e).__name__}: {e})") from e
 
 def load_image(path: Path | str,  # image file: png, jpg, any PIL format, or DICOM
                channels: int = 3,  # 3 → "RGB" (gray replicated), 1 → "L"
@@ -75,6 +116,8 @@ def load_image(path: Path | str,  # image file: png, jpg, any PIL format, or DIC
     path = Path(path)
     if not path.is_file(): raise ImageError(path, "file not found")
     img = read_dicom(path) if _is_dicom(path) else _open_pil(path)
+    why = degenerate(img.size)
+    if why: warnings.warn(f"{path}: {why}", DegenerateImageWarning, stacklevel=2)
     if channels == 3 and img.mode == "RGB": return img
     g = to_gray8(img)
     return g if channels == 1 else g.convert("RGB")
@@ -83,15 +126,23 @@ def load_image(path: Path | str,  # image file: png, jpg, any PIL format, or DIC
 def image_info(path: Path | str,  # image file
                decode: bool = True,  # fully decode (catches truncation); False reads only the header
               ) -> dict:
-    "{'path', 'mode', 'size', 'error'} for one image file; never raises."
-    out = {"path": str(path), "mode": None, "size": None, "error": None}
+    "{'path', 'mode', 'size', 'bits', 'error', 'warnings'} for one image file; never raises."
+    out = {"path": str(path), "mode": None, "size": None, "bits": None, "error": None, "warnings": []}
     try:
         p = Path(path)
         if not p.is_file(): raise ImageError(p, "file not found")
-        if _is_dicom(p): im = read_dicom(p); out.update(mode="DICOM", size=im.size); return out
-        with Image.open(p) as im:
-            out.update(mode=im.mode, size=im.size)
-            if decode: im.load()
+        if _is_dicom(p): im = read_dicom(p); out.update(mode="DICOM", size=im.size)
+        else:
+            with Image.open(p) as im:
+                out.update(mode=im.mode, size=im.size); check_pixels(p, im.size)
+                if decode:
+                    im.load()
+                    if im.mode in _HIGH and _HIGH[im.mode]:
+                        out["bits"] = used_bits(np.asarray(im))
+                        if out["bits"] < 16: out["warnings"].append(
+                            ["high_bit_depth", f"16-bit file using {out['bits']} bits; scaled by 2^{out['bits']} - 1"])
+        why = degenerate(out["size"])
+        if why: out["warnings"].append(["degenerate_size", why])
     except ImageError as e: out["error"] = e.reason
     except UnidentifiedImageError: out["error"] = "not a readable image (corrupt or unknown format)"
     except Exception as e: out["error"] = f"{'truncated' if 'truncated' in str(e).lower() else 'cannot decode'} ({e})"

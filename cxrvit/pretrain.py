@@ -5,13 +5,14 @@
 # %% ../nbs/23_pretrain.ipynb #56041af1
 from __future__ import annotations
 import hashlib, json, os
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .core import make_run_dir, project_root
+from .core import cache_home, claim_run_dir, make_run_dir, project_root, runs_home
 from .datahome import DataHome, pretrain_data, resolve_data_home
 from .engine import DistEnv, barrier, setup, train
 from .models import create_model
@@ -53,13 +54,14 @@ def pretrain(recipe: PretrainRecipe,  # e.g. PRETRAIN_VIT_S or PRETRAIN_VIT_S.ti
              resume: str | Path | None = None,  # checkpoint path or "auto"
              deterministic: bool = False,  # deterministic kernels (bit-exact resume on CPU)
              model: nn.Module | None = None,  # use this model instead of building the recipe's
+             config_extra: dict | None = None,  # more entries for config.json (e.g. the CLI's opt-outs)
              **train_kw,  # engine options: log_every, save_every_steps, max_steps, progress
             ) -> dict:
     "MAE pre-training of `recipe` on `dataset`; returns {'epoch_loss', 'checkpoint', 'run_dir', ...}."
     if not isinstance(recipe, PretrainRecipe): raise TypeError(f"pretrain needs a PretrainRecipe, got {type(recipe).__name__}")
     env, dev = setup(recipe, device, deterministic)
     run_dir = Path(run_dir)
-    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=recipe.to_dict())
+    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config={**recipe.to_dict(), **(config_extra or {})})
     model = model if model is not None else build_pretrain_model(recipe)
     st = train(model, dataset, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
                make_optimizer=lambda m: build_optimizer(param_groups_wd(m, recipe.weight_decay), recipe, dev),
@@ -74,12 +76,12 @@ def pretrain(recipe: PretrainRecipe,  # e.g. PRETRAIN_VIT_S or PRETRAIN_VIT_S.ti
 def synthetic_root(n: int = 384,  # images
                    size: int = 64,  # image side
                    seed: int = 0,
-                   cache: Path | str | None = None,  # parent folder; default $CXRVIT_CACHE or ~/.cache/cxrvit
+                   cache: Path | str | None = None,  # parent folder; default `cxrvit.core.cache_home()`
                    env: DistEnv = DistEnv(),
                   ) -> Path:
     "A synthetic NIH-format dataset in a cache folder, generated once per generator version (rank 0; others wait)."
     from cxrvit import synth
-    base = Path(cache or os.environ.get("CXRVIT_CACHE") or Path.home() / ".cache" / "cxrvit")
+    base = Path(cache) if cache else cache_home()
     version = hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:8]  # a changed generator never reuses old images
     root = base / f"synth_nih_n{n}_s{size}_seed{seed}_{version}"
     if env.is_main and not (root / ".complete").exists():
@@ -96,9 +98,8 @@ def nih_pretrain_dataset(root: Path | str, recipe: PretrainRecipe, split: str = 
 
 # %% ../nbs/23_pretrain.ipynb #34fe27c8
 def default_run_dir(recipe: Recipe) -> Path:
-    "runs/<recipe name> in the checkout (or the current folder outside one)."
-    try: return project_root() / "runs" / recipe.name
-    except FileNotFoundError: return Path("runs") / recipe.name
+    "`runs_home()/<recipe name>`: ./runs of the current folder, or $CXRVIT_HOME (never inside the package)."
+    return runs_home() / recipe.name
 
 def paper_corpus(recipe: PretrainRecipe, nih_root: Path | str | None, chexpert_root: Path | str | None = None,
                  mimic_root: Path | str | None = None) -> Dataset:
@@ -118,8 +119,11 @@ def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. 
                      mimic_root: str | None = None,  # same as roots={"mimic_cxr": …} with corpus xray_0.5m
                      corpus: str | None = None,  # "nih", "xray_0.3m" or "xray_0.5m"; default from the roots given
                      roots: dict | None = None,  # per-dataset roots, e.g. {"chexpert": "/data/CheXpert-v1.0-small"}
+                     overwrite: bool = False,  # replace an earlier run in run_dir (only its files are deleted)
+                     allow_leakage: bool = False,  # train despite duplicate images (recorded in config.json)
+                     save_every_minutes: float | None = 30.0,  # time-based checkpoint-last.pth
                     ) -> dict:
-    "CLI entry: build the recipe and its corpus from the data home, run `pretrain` (or MoCo's), return its result."
+    "CLI entry: recipe, corpus from the data home, claim the run folder, check the data, run `pretrain` (or MoCo's)."
     recipe = get_recipe(recipe_name, overrides)
     moco = isinstance(recipe, MocoRecipe)  # MoCo v2 recipes run cxrvit.moco's job on the same corpus
     if not (moco or isinstance(recipe, PretrainRecipe)): raise ValueError(f"recipe {recipe_name!r} is not a pre-training recipe")
@@ -129,7 +133,11 @@ def run_pretrain_cli(recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. 
     corpus = corpus or ("xray_0.5m" if "mimic_cxr" in roots else "xray_0.3m" if "chexpert" in roots else "nih")
     if data_root or roots: home = resolve_data_home(data_root, roots)
     else: home = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)})
-    if moco: from cxrvit.moco import moco_pretrain as job, moco_transform
-    else: job = pretrain
-    ds = pretrain_data(recipe, home, corpus, transform=moco_transform(recipe) if moco else None)
-    return job(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
+    from cxrvit.data import require_clean_splits
+    rd, extra = Path(run_dir) if run_dir else default_run_dir(recipe), {"allow_leakage": True} if allow_leakage else {}
+    with claim_run_dir(rd, {**recipe.to_dict(), **extra}, resume, overwrite, enabled=env.is_main):
+        if moco: from cxrvit.moco import moco_pretrain as job, moco_transform
+        else: job = partial(pretrain, config_extra=extra)
+        ds = pretrain_data(recipe, home, corpus, transform=moco_transform(recipe) if moco else None)
+        require_clean_splits({"train": ds}, allow_leakage)
+        return job(recipe, ds, rd, device=device, resume=resume, save_every_minutes=save_every_minutes)

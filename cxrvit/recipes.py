@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_recipes.ipynb #a8c602f2
 from __future__ import annotations
-import ast, dataclasses, json, math, typing
+import ast, dataclasses, json, math, re, typing
 from dataclasses import dataclass, field
 
 # %% auto #0
@@ -13,8 +13,8 @@ __all__ = ['PRETRAIN_VIT_S', 'PRETRAIN_VIT_B', 'PRETRAIN_DENSENET_MAE', 'FINETUN
            'PRETRAIN_VIT_B_TINY', 'PRETRAIN_DENSENET_MAE_TINY', 'FINETUNE_VIT_S_NIH_TINY', 'FINETUNE_VIT_B_NIH_TINY',
            'FINETUNE_DENSENET121_NIH_TINY', 'FINETUNE_RESNET50_NIH_TINY', 'LINPROBE_TINY', 'RECIPES',
            'MOCO_DENSENET121', 'MOCO_RESNET50', 'MOCO_DENSENET121_TINY', 'MOCO_RESNET50_TINY', 'Recipe',
-           'PretrainRecipe', 'FinetuneRecipe', 'LinprobeRecipe', 'override', 'tiny', 'get_recipe', 'MocoRecipe',
-           'recipe_from_dict']
+           'PretrainRecipe', 'FinetuneRecipe', 'LinprobeRecipe', 'RecipeError', 'validate', 'override', 'tiny',
+           'get_recipe', 'MocoRecipe', 'recipe_from_dict']
 
 # %% ../nbs/20_recipes.ipynb #b383aa7d
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Recipe:
     blr: float = 1e-3  # base lr; lr = blr × batch_size / 256
     min_lr: float = 0.0
     weight_decay: float = 0.05
-    optimizer: str = "adamw"  # "adamw" | "lars"
+    optimizer: str = "adamw"  # "adamw" | "lars" | "sgd" (MoCo v2)
     betas: tuple[float, float] = (0.9, 0.999)
     clip_grad: float | None = None  # paper: no clipping
     amp: str = "auto"  # "auto" (bf16 on capable GPUs, fp32 on CPU) | "bf16" | "fp16" | "off"
@@ -42,6 +42,8 @@ class Recipe:
     save_every: int = 20  # checkpoint every N epochs (and at the end)
     num_workers: int = 8
     drop_last: bool = True
+
+    def __post_init__(self): validate(self)  # field domains, checked on construction, `replace` and `override`
 
     @property
     def lr(self) -> float:
@@ -131,6 +133,70 @@ class LinprobeRecipe(Recipe):
         kw = super().model_kwargs()
         kw.update(num_classes=self.num_classes, global_pool=self.global_pool, drop_path_rate=self.drop_path)
         return kw
+
+# %% ../nbs/20_recipes.ipynb #1074c610
+class RecipeError(ValueError):
+    "A recipe field outside its domain."
+
+def _num(lo=None, hi=None, lo_open=False, hi_open=False, integer=False, optional=False):
+    "(description, check) for a number in an interval."
+    kind = "an integer" if integer else "a number"
+    lb = "" if lo is None else (f"> {lo}" if lo_open else f"≥ {lo}")
+    ub = "" if hi is None else (f"< {hi}" if hi_open else f"≤ {hi}")
+    desc = f"{kind} {' and '.join(b for b in (lb, ub) if b)}".strip() + (" (or None)" if optional else "")
+    def ok(v):
+        if v is None: return optional
+        if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or v != v: return False
+        return (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or (v < hi if hi_open else v <= hi))
+    return desc, ok
+
+def _one_of(*vals): return f"one of {list(vals)}", lambda v: v in vals
+
+_DOMAINS = {
+    "img_size": _num(1, integer=True), "patch_size": _num(1, integer=True, optional=True),
+    "embed_dim": _num(1, integer=True, optional=True), "depth": _num(1, integer=True, optional=True),
+    "num_heads": _num(1, integer=True, optional=True), "epochs": _num(1, integer=True),
+    "warmup_epochs": _num(0), "batch_size": _num(1, integer=True), "batch_per_device": _num(1, integer=True),
+    "blr": _num(0, lo_open=True), "min_lr": _num(0), "weight_decay": _num(0), "optimizer": _one_of("adamw", "lars", "sgd"),
+    "clip_grad": _num(0, lo_open=True, optional=True), "amp": _one_of("auto", "bf16", "fp16", "off"),
+    "seed": _num(0, integer=True), "save_every": _num(1, integer=True), "num_workers": _num(0, integer=True),
+    "mask_ratio": _num(0, 1, lo_open=True, hi_open=True),
+    "decoder_embed_dim": _num(1, integer=True, optional=True), "decoder_depth": _num(1, integer=True, optional=True),
+    "decoder_num_heads": _num(1, integer=True, optional=True), "num_classes": _num(1, integer=True),
+    "layer_decay": _num(0, 1, lo_open=True, optional=True), "drop_path": _num(0, 1, hi_open=True),
+    "mixup": _num(0), "cutmix": _num(0), "reprob": _num(0, 1), "smoothing": _num(0, 1, hi_open=True),
+    "loss": _one_of("bce", "ce"), "eval_every": _num(0, integer=True),
+    "label_fraction": _num(0, 1, lo_open=True), "color_jitter": _num(0, optional=True),
+}
+
+def _bad(r, field: str, allowed: str) -> RecipeError:
+    return RecipeError(f"recipe {r.name!r}: {field}={getattr(r, field)!r} is invalid; allowed: {allowed}")
+
+def validate(r: Recipe) -> Recipe:
+    "Check every field's domain and the cross-field rules; raise a RecipeError naming the field, else return `r`."
+    for f in dataclasses.fields(r):
+        if f.name in _DOMAINS:
+            desc, ok = _DOMAINS[f.name]
+            if not ok(getattr(r, f.name)): raise _bad(r, f.name, desc)
+    if r.batch_per_device > r.batch_size or r.batch_size % r.batch_per_device:
+        raise _bad(r, "batch_per_device", f"a divisor of batch_size={r.batch_size}")
+    if len(r.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in r.betas):
+        raise _bad(r, "betas", "two numbers in [0, 1)")
+    for k in ("rrc_scale",):
+        s = getattr(r, k, None)
+        if s is not None and not (len(s) == 2 and 0 < s[0] <= s[1] <= 1):
+            raise _bad(r, k, "(lo, hi) with 0 < lo ≤ hi ≤ 1")
+    if r.embed_dim and r.num_heads and r.embed_dim % r.num_heads:
+        raise _bad(r, "num_heads", f"a divisor of embed_dim={r.embed_dim}")
+    tokens = not r.model.startswith(("densenet", "resnet"))  # models that cut the image into patches
+    m = re.search(r"patch(\d+)", r.model)
+    patch = r.patch_size or (int(m.group(1)) if m else 16)
+    if tokens and r.img_size % patch:
+        raise _bad(r, "img_size", f"a multiple of the patch size {patch} (e.g. {r.img_size // patch * patch or patch})")
+    if isinstance(r, PretrainRecipe) and tokens and int((r.img_size // patch) ** 2 * (1 - r.mask_ratio)) < 1:
+        raise _bad(r, "mask_ratio", f"< {1 - 1 / (r.img_size // patch) ** 2:.6g} so that at least one of the "
+                   f"{(r.img_size // patch) ** 2} patches stays visible")
+    return r
 
 # %% ../nbs/20_recipes.ipynb #cf85d922
 def _parse(text: str, tp, key: str):

@@ -7,7 +7,7 @@
 final weights to --out. `ddp`: a tiny ViT fine-tune step loop on fixed in-memory tensors (no randomness in the
 model or data), effective batch 16 whatever the world size; rank 0 writes the final weights and step losses.
 """
-import argparse, json, os
+import argparse, json, os, sys
 from pathlib import Path
 
 import torch
@@ -54,4 +54,6 @@ if __name__ == "__main__":
     p.add_argument("--batch-per-device", type=int, default=16)
     a = p.parse_args()
     torch.set_num_threads(1)
-    {"pretrain": pretrain_job, "ddp": ddp_job}[a.job](a)
+    from cxrvit.engine import EXIT_PREEMPTED, Preempted
+    try: {"pretrain": pretrain_job, "ddp": ddp_job}[a.job](a)
+    except Preempted as e: print(e, file=sys.stderr); sys.exit(EXIT_PREEMPTED)  # SIGTERM/SIGUSR1: saved, resumable
