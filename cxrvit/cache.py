@@ -190,14 +190,18 @@ class CachedDataset(Dataset):
     def __len__(self): return len(self.table)
     def __getstate__(self): return {**self.__dict__, "_mm": None}
 
+    def _grey(self, i: int) -> Image.Image:
+        if self._mm is None: self._mm = np.load(self.dir / "images.npy", mmap_mode="r")
+        return Image.fromarray(np.asarray(self._mm[self.rows[i]]), "L")  # [size, size] uint8
+
     def image(self, i: int) -> Image.Image:
         "Cached image `i` as a PIL image ('L' or 'RGB')."
-        if self._mm is None: self._mm = np.load(self.dir / "images.npy", mmap_mode="r")
-        img = Image.fromarray(np.asarray(self._mm[self.rows[i]]), "L")  # [size, size] uint8
+        img = self._grey(i)
         return img.convert("RGB") if self.channels == 3 else img
 
     def __getitem__(self, i: int):
-        img = self.image(i)
+        grey = self.channels == 3 and getattr(self.transform, "grey_input", False)  # 1-channel work, 3 out
+        img = self._grey(i) if grey else self.image(i)
         x = self.transform(img) if self.transform is not None else to_tensor(img)  # [C, H, W]
         return x, self.targets[i], str(self.table["image"].iat[i])
 
