@@ -40,6 +40,7 @@ class Recipe:
     save_every: int = 20  # checkpoint every N epochs (and at the end)
     num_workers: int = 8
     drop_last: bool = True
+    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu" (workers)
 
     @property
     def lr(self) -> float:
