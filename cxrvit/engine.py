@@ -248,7 +248,8 @@ def flatten(d: dict, prefix: str = "") -> dict:
 
 # %% ../nbs/22_engine.ipynb #2db44e5b
 def unwrap(model: nn.Module) -> nn.Module:
-    "The module inside a DDP wrapper."
+    "The module inside a DDP and/or torch.compile wrapper."
+    model = getattr(model, "_orig_mod", model)  # torch.compile
     return model.module if isinstance(model, DDP) else model
 
 def gather_objects(obj, env: DistEnv) -> list:
@@ -469,6 +470,7 @@ def train(model: nn.Module,  # the model (unwrapped, on any device; moved to `de
     amp_dtype, scaler = amp_setup(recipe.amp, dev)
     net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
               find_unused_parameters=find_unused_parameters) if env.distributed else model
+    if getattr(recipe, "compile", False): net = torch.compile(net)  # unwrap() still reaches the module
     path = resolve_resume(resume, run_dir)
     state = restore(path, model, opt, scaler, env, recipe.seed, inp) if path else TrainState()
     log, guard, meter = RunLog(run_dir, env.is_main), LossGuard(opt, scaler, env, dev), _Meter()

@@ -41,6 +41,7 @@ class Recipe:
     num_workers: int = 8
     drop_last: bool = True
     input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu" (workers)
+    compile: bool = False  # torch.compile the model for training (GPU speed; not a paper setting)
 
     @property
     def lr(self) -> float:
