@@ -1,105 +1,106 @@
-"""Data-loading speed, one core: the reference PNG path vs the pre-resized cache, same run, same images.
+"""Input-pipeline speed, one core, one run, same images: the reference PNG path vs the cache paths.
 
-    python bench/data.py [--n 48] [--repeat 3] [--size 256] [--keep DIR]
+    python bench/data.py [--n 48] [--repeat 3] [--json PATH] [--keep DIR]
 
-Writes `n` synthetic 1024² NIH-format PNGs (cxrvit.synth) into a temporary folder, builds a `size`² cache of them
-(cxrvit.cache, one process), then times per-sample loading with torch.set_num_threads(1):
+Writes `n` synthetic 1024² NIH-format PNGs (cxrvit.synth), builds 256² and 512² caches of them in one pass
+(cxrvit.cache), then times, with torch.set_num_threads(1), images/s of:
 
-- reference: NIHDataset (PIL decode of the 1024² PNG, .convert('RGB')) + the paper's transform;
-- cache:     CachedNIHDataset (memmap row → PIL 'RGB') + the same transform on the 256² image;
-- decode only: the same two without any transform (PNG decode+RGB vs memmap read+RGB);
-- cache uint8 crop: the cache row → RandomResizedCrop (one Pillow crop+resize call) + flip on the 1-channel uint8
-  image, no float conversion (what a loader that normalises on the device would do), vs the reference pre-train path;
-- cache batch gather: 256 random rows of the memmap copied at once (a GPU-side augmentation's only host work).
+- ref_pretrain / ref_finetune: what the official code does per sample — decode the 1024² PNG (PIL, 'RGB'), then
+  the paper's 3-channel transform (torchvision RRC 0.5–1 + flip + normalise / timm RRC 0.08–1 + RandAugment);
+- cpu_pretrain / cpu_finetune: a DataLoader worker's work on the cached path — the cache row as an 'L' image
+  (256² for pre-training; fine-tuning at 256² and at the 512² fine-tuning cache) through the grey pipelines
+  of cxrvit.transforms with the per-sample seeding a worker does (cxrvit.engine.SeededItems);
+- device_path_cpu: the device path's code (cxrvit.gpu_input: row gather, crop draws, batched Pillow-bicubic
+  crop-resize, flip, normalise, grey→3) run on the CPU, batches of 256 from the 256² cache.
 
-Prints images/s per path and the cache/reference ratios. Not a test: its figures go into reports.
+Paths are timed in interleaved rounds (best of `repeat`). Prints a table and the ratios; `--json` writes them (keys above + `*_vs_ref`). Not a test: figures for reports.
 """
 import os
 for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(v, "1")
-import argparse, math, shutil, tempfile, time
+import argparse, json, platform, random, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from PIL import Image
-import torchvision.transforms as T
-from torchvision.transforms import InterpolationMode
+from torchvision import transforms as T
 from cxrvit.synth import make_synthetic_nih
 from cxrvit.cache import build_cache, CachedNIHDataset
 from cxrvit.data import NIHDataset
-from cxrvit.images import load_image
-from cxrvit.transforms import pretrain_transform, finetune_transform, eval_transform
+from cxrvit.engine import sample_seed
+from cxrvit.gpu_input import augment, draw_params, spec_from_transform
+from cxrvit.transforms import pretrain_transform, finetune_transform
 
 
-def rate(get, n, repeat):
-    "Best images/s over `repeat` passes of get(0..n-1)."
-    best = 0.0
+def rates(paths: dict, repeat: int) -> dict:
+    """Best items/s of each path over `repeat` rounds, paths interleaved in each round (a loaded machine's load
+    changes over time; interleaving spreads it over all paths alike). paths: name -> (get, n calls, items/call)."""
+    best = dict.fromkeys(paths, 0.0)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for i in range(n): get(i)
-        best = max(best, n / (time.perf_counter() - t0))
+        for name, (get, n, per) in paths.items():
+            t0 = time.perf_counter()
+            for i in range(n): get(i)
+            best[name] = max(best[name], n * per / (time.perf_counter() - t0))
     return best
 
 
-def uint8_crop(img_size=224, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3), seed=0):
-    "Lean RandomResizedCrop (torchvision's sampling rule, numpy RNG) + h-flip on a 1-channel uint8 PIL image → uint8 [1, H, W]."
-    rng = np.random.default_rng(seed); lr = (math.log(ratio[0]), math.log(ratio[1]))
-    def box(w, h):
-        for _ in range(10):
-            a, r = w * h * rng.uniform(*scale), math.exp(rng.uniform(*lr))
-            cw, ch = round(math.sqrt(a * r)), round(math.sqrt(a / r))
-            if 0 < cw <= w and 0 < ch <= h:
-                x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1)); return (x, y, x + cw, y + ch)
-        return (0, 0, w, h)
-    def f(img):
-        out = img.resize((img_size, img_size), Image.BICUBIC, box=box(*img.size))  # crop + resize in one call
-        if rng.random() < 0.5: out = out.transpose(Image.FLIP_LEFT_RIGHT)
-        return torch.from_numpy(np.array(out))[None]
-    return f
+def device_path_step(cache_dir, b=256):
+    "The device path's per-step work on the CPU, as a function of the step index."
+    imgs = torch.from_numpy(np.load(cache_dir / "images.npy"))  # [N, S, S] uint8, in memory as on the GPU
+    spec, s = spec_from_transform(pretrain_transform(224)), imgs.shape[-1]
+    g, idx = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    def step(_):
+        rows = torch.randint(0, len(imgs), (b,), generator=idx)
+        return augment(imgs[rows], draw_params(g, b, s, s, spec.scale, spec.ratio, spec.hflip), spec)
+    step(0)
+    return step
 
 
-def main(n=48, repeat=3, size=256, keep=None):
+def main(n=48, repeat=4, out=None, keep=None):
     torch.set_num_threads(1); torch.manual_seed(0)
     tmp = Path(keep or tempfile.mkdtemp(prefix="cxrvit_bench_"))
     try:
-        t0 = time.perf_counter()
         root = make_synthetic_nih(tmp / "nih", n=n, size=1024, seed=0, workers=None, progress=False)
-        gen_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        cache = build_cache("nih", root, tmp / f"cache{size}", size=size, workers=1, progress=False)
+        c256, c512 = build_cache("nih", root, tmp / "cache", size=(256, 512), workers=1, progress=False)
         build_ips = n / (time.perf_counter() - t0)
         splits = ("train", "val", "test")
-        ref = {s: NIHDataset(root, split=s) for s in splits}
-        cch = {s: CachedNIHDataset(cache, split=s) for s in splits}
-        items = [(s, i) for s in splits for i in range(len(ref[s]))]  # every image once
-        mb = sum(p.stat().st_size for p in (root / "images").iterdir()) / n / 2**20
-        print(f"{n} synthetic 1024² PNGs ({mb:.2f} MiB each, generated in {gen_s:.1f} s); "
-              f"cache {size}² built at {build_ips:.1f} img/s on one core\n")
-        rows = []
-        for name, tf in [("pretrain (RRC 0.5-1 + flip + norm)", pretrain_transform(224)),
-                         ("finetune (timm RRC + RandAug m6 + norm)", finetune_transform(224)),
-                         ("eval (Resize 256 + CenterCrop 224)", eval_transform(224))]:
-            for s in splits: ref[s].transform = tf; cch[s].transform = tf
-            r = rate(lambda k: ref[items[k][0]][items[k][1]], len(items), repeat)
-            c = rate(lambda k: cch[items[k][0]][items[k][1]], len(items), repeat)
-            rows.append((f"decode + {name}", r, c))
-        r = rate(lambda k: load_image(ref[items[k][0]].paths[items[k][1]]), len(items), repeat)
-        c = rate(lambda k: cch[items[k][0]].image(items[k][1]), len(items), repeat)
-        rows.append(("decode only (PNG→RGB vs memmap→RGB)", r, c))
-        crop = uint8_crop()
-        for s in splits: cch[s].channels = 1
-        c = rate(lambda k: crop(cch[items[k][0]].image(items[k][1])), len(items), repeat)
-        rows.append(("cache uint8 1-ch RRC+flip (norm on device) vs reference pretrain", rows[0][1], c))
-        mm, g = np.load(cache / "images.npy", mmap_mode="r"), np.random.default_rng(0)
-        c = rate(lambda k: np.take(mm, g.integers(0, n, 256), axis=0), 20, repeat) * 256
-        rows.append(("cache batch gather (256 rows) vs reference pretrain", rows[0][1], c))
-        w = max(len(r[0]) for r in rows)
-        print(f"{'path':<{w}}  {'reference img/s':>15}  {'cache img/s':>11}  {'ratio':>6}")
-        for name, r, c in rows: print(f"{name:<{w}}  {r:>15.1f}  {c:>11.1f}  {c / r:>5.1f}×")
+        items = [(s, i) for s in splits for i in range(len(NIHDataset(root, split=s)))]  # every image once
+        def getter(make_ds, tf, seeded=False):
+            dss = {s: make_ds(s) for s in splits}
+            for d in dss.values(): d.transform = tf
+            if seeded:  # what SeededItems does in a worker process: seed torch, python, numpy, then transform
+                def get(k):
+                    sd = sample_seed(0, 0, k); random.seed(sd); np.random.seed(sd % 2**32); torch.manual_seed(sd)
+                    return dss[items[k][0]][items[k][1]]
+                return get, len(items), 1
+            return lambda k: dss[items[k][0]][items[k][1]], len(items), 1
+        png = lambda s: NIHDataset(root, split=s)
+        cached = lambda c: (lambda s: CachedNIHDataset(c, split=s))
+        ref_pre = T.Compose(pretrain_transform(224).transforms)  # the plain 3-channel torchvision pipeline
+        ref_ft = T.Compose(finetune_transform(224).transforms)  # timm's 3-channel pipeline
+        r = rates({"ref_pretrain": getter(png, ref_pre), "ref_finetune": getter(png, ref_ft),
+                   "cpu_pretrain": getter(cached(c256), pretrain_transform(224), True),
+                   "cpu_finetune": getter(cached(c256), finetune_transform(224), True),
+                   "cpu_finetune_512": getter(cached(c512), finetune_transform(224), True),
+                   "cpu_pretrain_rgb": getter(cached(c256), ref_pre), "cpu_finetune_rgb": getter(cached(c256), ref_ft),
+                   "device_path_cpu": (device_path_step(c256), 2, 256)}, repeat)
+        ratios = {"cpu_pretrain_vs_ref": r["cpu_pretrain"] / r["ref_pretrain"],
+                  "cpu_finetune_vs_ref": r["cpu_finetune"] / r["ref_finetune"],
+                  "cpu_finetune_512_vs_ref": r["cpu_finetune_512"] / r["ref_finetune"],
+                  "device_path_cpu_vs_ref": r["device_path_cpu"] / r["ref_pretrain"]}
+        res = {**{k: round(v, 1) for k, v in r.items()}, **{k: round(v, 2) for k, v in ratios.items()},
+               "unit": "images/s, one core", "n_images": n, "cache_build_img_s": round(build_ips, 1),
+               "machine": platform.processor() or platform.machine(), "torch": torch.__version__}
+        w = max(map(len, r))
+        print(f"{n} synthetic 1024² PNGs; 256² + 512² caches built in one pass at {build_ips:.1f} img/s on one core")
+        for k, v in r.items(): print(f"{k:<{w}}  {v:>10.1f} img/s")
+        for k, v in ratios.items(): print(f"{k:<{w}}  {v:>10.2f}×")
+        if out: Path(out).write_text(json.dumps(res, indent=1))
+        return res
     finally:
         if keep is None: shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--n", type=int, default=48); p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--size", type=int, default=256); p.add_argument("--keep", default=None)
-    a = p.parse_args(); main(a.n, a.repeat, a.size, a.keep)
+    p.add_argument("--n", type=int, default=48); p.add_argument("--repeat", type=int, default=4)
+    p.add_argument("--json", default=None, help="write the results here"); p.add_argument("--keep", default=None)
+    a = p.parse_args(); main(a.n, a.repeat, a.json, a.keep)

@@ -174,7 +174,7 @@ def gpu_mode(a) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", type=Path, help="write the JSON results here")
+    p.add_argument("--out", "--json", dest="out", type=Path, help="write the JSON results here")
     p.add_argument("--gpu", action="store_true", help="GPU mode: matmul peak, MAE-S d2 at batch 512, ±compile, MFU")
     p.add_argument("--smoke", action="store_true", help="GPU mode at toy size (to check the script, e.g. on CPU)")
     p.add_argument("--device", help="device for --gpu (default cuda)")

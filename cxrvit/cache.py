@@ -16,13 +16,13 @@ from torch.utils.data import Dataset
 from torchvision.transforms.functional import to_tensor
 from tqdm.auto import tqdm
 
-from .data import (CheXpertDataset, COVIDxDataset, MIMICDataset, NIHDataset, NIH_LABELS, read_split_list)
 from .core import UserError
+from .data import (CheXpertDataset, COVIDxDataset, MIMICDataset, NIHDataset, NIH_LABELS, read_split_list)
 from .images import load_image
 
 # %% auto #0
 __all__ = ['cache_sources', 'resize_square', 'build_cache', 'open_cache', 'CachedDataset', 'CachedNIHDataset', 'is_cache',
-           'open_nih']
+           'open_nih', 'cache_size_for']
 
 # %% ../nbs/05_cache.ipynb #a074a0b7
 _DEFAULT_SPLITS = {"nih": ("train", "val", "test"), "chexpert": ("train", "valid"), "mimic_cxr": ("train",),
@@ -58,11 +58,11 @@ def resize_square(img: Image.Image,  # PIL image (any size)
     return img.resize((size, size), Image.BICUBIC, box=box)
 
 def _cache_one(job: tuple) -> tuple:
-    "Worker: (row, path, size, fit) → (row, uint8 [size,size], width, height, sha256 of the file)."
-    row, path, size, fit = job
-    img = load_image(path, channels=1)
+    "Worker: (row, path, sizes, fit) → (row, [uint8 [s, s] per size], width, height, sha256 of the file)."
+    row, path, sizes, fit = job
+    img = load_image(path, channels=1)  # decoded once for every size
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return row, np.asarray(resize_square(img, size, fit), np.uint8), img.size[0], img.size[1], sha
+    return row, [np.asarray(resize_square(img, s, fit), np.uint8) for s in sizes], img.size[0], img.size[1], sha
 
 # %% ../nbs/05_cache.ipynb #9e78c806
 def _atomic_text(path: Path, text: str):
@@ -100,58 +100,72 @@ def _check_resumable(out: Path, meta: dict):
 def build_cache(dataset: str,  # "nih", "chexpert", "mimic_cxr" or "covidx"
                 root: Path | str,  # the dataset folder
                 out: Path | str,  # cache folder (created; an unfinished cache there is resumed)
-                size: int = 256,  # stored side in pixels
+                size: int | Sequence[int] = 256,  # stored side in pixels; several: one pass, caches out/<size>
                 workers: int | None = None,  # decoding processes; None = all cores, 1 = in-process
                 split_files: dict[str, Path | str] | None = None,  # split name -> list; default the dataset's own
                 fit: str = "crop",  # "crop" (shorter side → size, center crop) or "squash"
                 progress: bool = True,  # show a progress bar
                 max_rows: int | None = None,  # stop after this many new rows (tests of resuming; None = all)
                 commit_every: int = 256,  # rows per durable checkpoint (also at least every 2 s)
-               ) -> Path:
+               ) -> Path | list[Path]:
     "Decode, resize and store every image of `dataset` once: `out/images.npy` [N,size,size] uint8 + `index.csv`."
-    root, out = Path(root), Path(out); out.mkdir(parents=True, exist_ok=True)
+    root, out = Path(root), Path(out)
+    sizes = [int(size)] if isinstance(size, (int, np.integer)) else [int(s) for s in size]
+    if len(set(sizes)) != len(sizes) or not sizes: raise ValueError(f"size: give distinct sizes, got {size}")
+    outs = [out] if isinstance(size, (int, np.integer)) else [out / str(s) for s in sizes]
     plan, tables = _plan(cache_sources(dataset, root, split_files), root)
-    meta = {"dataset": dataset, "root": str(root.resolve()), "size": size, "fit": fit, "n": len(plan),
-            "ids_sha256": hashlib.sha256("\n".join(plan["image"]).encode()).hexdigest(), "splits": sorted(tables),
-            "labels": {s: [c for c in t.columns if c not in ("image", "patient_id")] for s, t in tables.items()},
-            "complete": False}
-    if (out / "meta.json").exists(): _check_resumable(out, meta)
-    else:
-        np.lib.format.open_memmap(out / "images.npy", "w+", np.uint8, (len(plan), size, size)).flush()
-        _atomic_text(out / "meta.json", json.dumps(meta, indent=1))
-    done = _fill(out, plan, root, size, fit, workers, progress, max_rows, commit_every)
-    if len(done) == len(plan): _finish(out, plan, tables, done, meta)
-    return out
+    metas = []
+    for o, s in zip(outs, sizes):
+        o.mkdir(parents=True, exist_ok=True)
+        meta = {"dataset": dataset, "root": str(root.resolve()), "size": s, "fit": fit, "n": len(plan),
+                "ids_sha256": hashlib.sha256("\n".join(plan["image"]).encode()).hexdigest(), "splits": sorted(tables),
+                "labels": {k: [c for c in t.columns if c not in ("image", "patient_id")] for k, t in tables.items()},
+                "complete": False}
+        if (o / "meta.json").exists(): _check_resumable(o, meta)
+        else:
+            np.lib.format.open_memmap(o / "images.npy", "w+", np.uint8, (len(plan), s, s)).flush()
+            _atomic_text(o / "meta.json", json.dumps(meta, indent=1))
+        metas.append(meta)
+    done = _fill(outs, plan, root, sizes, fit, workers, progress, max_rows, commit_every)
+    if len(done) == len(plan):
+        for o, m in zip(outs, metas): _finish(o, plan, tables, done, m)
+    return outs[0] if isinstance(size, (int, np.integer)) else outs
 
 # %% ../nbs/05_cache.ipynb #eb57c03e
-def _fill(out, plan, root, size, fit, workers, progress, max_rows, commit_every=256) -> dict:
-    "Decode the rows not yet done into the memmap, recording progress after each flushed chunk."
-    done = _read_progress(out / "progress.jsonl")
-    jobs = [(r, str(root / s), size, fit) for r, s in enumerate(plan["source"]) if r not in done][:max_rows]
-    mm = np.load(out / "images.npy", mmap_mode="r+")
-    bar = tqdm(total=len(plan), initial=len(done), desc=f"cache {size}²", unit="img", disable=not progress)
+def _fill(outs, plan, root, sizes, fit, workers, progress, max_rows, commit_every=256) -> dict:
+    "Decode the rows not yet done (in every cache) into the memmaps, recording progress after each flushed chunk."
+    logs = [_read_progress(o / "progress.jsonl") for o in outs]
+    done = {r: v for r, v in logs[0].items() if all(r in d for d in logs[1:])}  # rows done in every cache
+    jobs = [(r, str(root / s), sizes, fit) for r, s in enumerate(plan["source"]) if r not in done][:max_rows]
+    mms = [np.load(o / "images.npy", mmap_mode="r+") for o in outs]
+    bar = tqdm(total=len(plan), initial=len(done), desc=f"cache {'+'.join(map(str, sizes))}²", unit="img",
+               disable=not progress)
     workers = int(workers or os.cpu_count() or 1)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pool = ctx.Pool(workers) if workers > 1 and len(jobs) > 1 else None
     it = pool.imap_unordered(_cache_one, jobs, chunksize=4) if pool else map(_cache_one, jobs)
-    buf, last = [], time.monotonic()
+    buf, last, files = [], time.monotonic(), [open(o / "progress.jsonl", "a") for o in outs]
     try:
-        with open(out / "progress.jsonl", "a") as log:
-            for row, arr, w, h, sha in it:
-                mm[row] = arr; buf.append([row, w, h, sha]); bar.update()
-                if len(buf) >= commit_every or time.monotonic() - last > 2:
-                    _commit(mm, log, buf, done); last = time.monotonic()
-            _commit(mm, log, buf, done)
+        for row, arrs, w, h, sha in it:
+            for mm, a in zip(mms, arrs): mm[row] = a
+            buf.append([row, w, h, sha]); bar.update()
+            if len(buf) >= commit_every or time.monotonic() - last > 2:
+                _commit(mms, files, buf, done); last = time.monotonic()
+        _commit(mms, files, buf, done)
     finally:
+        for f in files: f.close()
         if pool: pool.terminate()
         bar.close()
     return done
 
-def _commit(mm, log, buf: list, done: dict):
-    "Flush image rows, then record them as done."
-    mm.flush()
-    for r in buf: log.write(json.dumps(r) + "\n"); done[r[0]] = tuple(r[1:])
-    log.flush(); os.fsync(log.fileno()); buf.clear()
+def _commit(mms: list, logs: list, buf: list, done: dict):
+    "Flush image rows of every cache, then record them as done in each."
+    for mm in mms: mm.flush()
+    for log in logs:
+        for r in buf: log.write(json.dumps(r) + "\n")
+        log.flush(); os.fsync(log.fileno())
+    for r in buf: done[r[0]] = tuple(r[1:])
+    buf.clear()
 
 def _finish(out: Path, plan: pd.DataFrame, tables: dict, done: dict, meta: dict):
     "Write index.csv and the split tables atomically, then mark the cache complete."
@@ -191,14 +205,18 @@ class CachedDataset(Dataset):
     def __len__(self): return len(self.table)
     def __getstate__(self): return {**self.__dict__, "_mm": None}
 
+    def _grey(self, i: int) -> Image.Image:
+        if self._mm is None: self._mm = np.load(self.dir / "images.npy", mmap_mode="r")
+        return Image.fromarray(np.asarray(self._mm[self.rows[i]]), "L")  # [size, size] uint8
+
     def image(self, i: int) -> Image.Image:
         "Cached image `i` as a PIL image ('L' or 'RGB')."
-        if self._mm is None: self._mm = np.load(self.dir / "images.npy", mmap_mode="r")
-        img = Image.fromarray(np.asarray(self._mm[self.rows[i]]), "L")  # [size, size] uint8
+        img = self._grey(i)
         return img.convert("RGB") if self.channels == 3 else img
 
     def __getitem__(self, i: int):
-        img = self.image(i)
+        grey = self.channels == 3 and getattr(self.transform, "grey_input", False)  # 1-channel work, 3 out
+        img = self._grey(i) if grey else self.image(i)
         x = self.transform(img) if self.transform is not None else to_tensor(img)  # [C, H, W]
         return x, self.targets[i], str(self.table["image"].iat[i])
 
@@ -229,3 +247,16 @@ def open_nih(root: Path | str,  # an NIH tree, or a cache built from one
             ) -> Dataset:
     "`CachedNIHDataset` when `root` is a cache, else `NIHDataset` on the files."
     return CachedNIHDataset(root, split, **kw) if is_cache(root) else NIHDataset(root, split, **kw)
+
+# %% ../nbs/05_cache.ipynb #f7e0a4b8
+def cache_size_for(max_upsampling: float,  # largest allowed upsampling factor of a crop (1 = never)
+                   scale: tuple[float, float] = (0.08, 1.0),  # RRC area range
+                   out: int = 224,  # training resolution
+                   ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                   sizes: Sequence[int] = (256, 320, 384, 448, 512, 640, 768, 1024),  # candidates, ascending
+                  ) -> int:
+    "Smallest cache side whose smallest possible RRC crop side is ≥ out / max_upsampling."
+    need = out / max_upsampling / np.sqrt(scale[0] * min(ratio[0], 1 / ratio[1]))
+    fit = [s for s in sizes if s >= need]
+    if not fit: raise ValueError(f"no cache size in {list(sizes)} keeps crops within {max_upsampling}× (needs ≥ {need:.0f})")
+    return fit[0]

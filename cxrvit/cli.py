@@ -94,7 +94,8 @@ def cmd_verify(a):
 def cmd_cache(a):
     "cxrvit cache build: pre-resized uint8 cache of a dataset."
     from cxrvit.cache import build_cache
-    out = build_cache(a.dataset, a.root, a.out, size=a.size, workers=a.workers)
+    size = a.size[0] if len(a.size) == 1 else a.size  # several sizes: one pass, one cache each in OUT/<size>
+    out = build_cache(a.dataset, a.root, a.out, size=size, workers=a.workers)
     print(f"cache ready: {out}"); return 0
 
 def cmd_synth(a):
@@ -256,7 +257,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_verify)
     p = sub.add_parser("cache", help="pre-resized image cache"); cs = p.add_subparsers(dest="cache_cmd", required=True)
     p = cs.add_parser("build", help="build the cache of a dataset"); p.add_argument("dataset"); p.add_argument("--root", required=True)
-    p.add_argument("--out", required=True); p.add_argument("--size", type=int, default=256); p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--out", required=True); p.add_argument("--size", type=int, nargs="+", default=[256], help="one or more sides; several: one pass, OUT/<size>")
+    p.add_argument("--workers", type=int, default=None)
     p.set_defaults(fn=cmd_cache)
     p = sub.add_parser("synth", help="write the synthetic chest X-ray dataset (NIH format)")
     p.add_argument("--n", type=int, default=2000); p.add_argument("--size", type=int, default=256); p.add_argument("--out", required=True)

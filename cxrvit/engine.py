@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_engine.ipynb #60a98ca8
 from __future__ import annotations
-import dataclasses, functools, io, json, math, os, resource, signal, sys, threading, time, warnings
+import dataclasses, functools, io, json, math, os, random, resource, signal, sys, threading, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +21,17 @@ from tqdm.auto import tqdm
 
 from .checkpoint import atomic_torch_save, rng_from_plain, rng_to_plain, safe_load, to_plain
 from .core import UserError, get_device, rng_state, seed_everything, set_rng_state
+from .gpu_input import DeviceInput, choose_input
 from .optim import adjust_lr
 from .recipes import Recipe
 
 # %% auto #0
 __all__ = ['atomic_save', 'PREEMPT_SIGNALS', 'EXIT_PREEMPTED', 'DistEnv', 'init_distributed', 'setup', 'barrier',
-           'grad_accum_steps', 'EpochSampler', 'amp_setup', 'autocast', 'masked_bce_with_logits', 'cross_entropy',
-           'load_checkpoint', 'RunLog', 'read_log', 'memory_mb', 'NonFiniteLossError', 'TrainState', 'flatten',
-           'Preempted', 'Preemption', 'unwrap', 'gather_objects', 'save_training_checkpoint', 'resolve_resume',
-           'restore', 'predict', 'train']
+           'grad_accum_steps', 'EpochSampler', 'sample_seed', 'SeededSampler', 'SeededItems', 'LoaderInput',
+           'make_input', 'amp_setup', 'autocast', 'masked_bce_with_logits', 'cross_entropy', 'load_checkpoint',
+           'RunLog', 'read_log', 'memory_mb', 'NonFiniteLossError', 'TrainState', 'flatten', 'Preempted', 'Preemption',
+           'unwrap', 'gather_objects', 'save_training_checkpoint', 'resolve_resume', 'restore', 'predict', 'LossGuard',
+           'train']
 
 # %% ../nbs/22_engine.ipynb #a8b8dae9
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ def grad_accum_steps(batch_size: int,  # effective batch of the recipe
 class EpochSampler(Sampler[int]):
     "Deterministic per-epoch shuffled shard for one rank; `set_epoch(e, start)` skips `start` of its samples."
     def __init__(self, n: int,  # dataset length
-                 total: int,  # samples used per epoch over all ranks (steps × effective batch)
+                 total: int,  # samples per epoch over all ranks (steps × effective batch; > n wraps: drop_last=False)
                  rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True):
-        if total > n or total % world_size: raise ValueError(f"cannot draw {total} samples from {n} over {world_size} ranks")
+        if total % world_size or total > 2 * n: raise ValueError(f"cannot draw {total} samples from {n} over {world_size} ranks")
         self.n, self.total, self.rank, self.world, self.seed, self.shuffle = n, total, rank, world_size, seed, shuffle
         self.epoch, self.start = 0, 0
 
@@ -92,9 +94,61 @@ class EpochSampler(Sampler[int]):
     def shard(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         perm = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+        if self.total > self.n: perm = torch.cat([perm, perm[: self.total - self.n]])  # the last batch filled by wrapping
         return perm[: self.total][self.rank :: self.world]  # [total / world]
     def __iter__(self): return iter(self.shard()[self.start :].tolist())
     def __len__(self): return self.total // self.world - self.start
+
+# %% ../nbs/22_engine.ipynb #4fec4dfd
+_M64 = 2**64 - 1
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    "A 63-bit seed for item `index` in `epoch` (splitmix64 of the three)."
+    x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + index * 0x94D049BB133111EB + 1) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return (x ^ (x >> 31)) >> 1
+
+class SeededSampler(Sampler):
+    "An EpochSampler whose items are `(index, sample_seed)` pairs."
+    def __init__(self, sampler: EpochSampler): self.sampler = sampler
+    def __iter__(self):
+        s, e = self.sampler.seed, self.sampler.epoch
+        return iter([(i, sample_seed(s, e, i)) for i in self.sampler])
+    def __len__(self): return len(self.sampler)
+
+class SeededItems(Dataset):
+    "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); the main process keeps its RNG."
+    def __init__(self, ds: Dataset): self.ds = ds
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, key):
+        i, s = key
+        keep = torch.utils.data.get_worker_info() is None  # main process: restore the training RNG after
+        if keep: saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+        random.seed(s); np.random.seed(s % 2**32); torch.manual_seed(s)
+        try: return self.ds[i]
+        finally:
+            if keep: random.setstate(saved[0]); np.random.set_state(saved[1]); torch.set_rng_state(saved[2])
+
+# %% ../nbs/22_engine.ipynb #223a602b
+class LoaderInput:
+    "DataLoader batches with per-sample seeds, persistent workers, prefetch and pinned memory."
+    def __init__(self, ds: Dataset, sampler: EpochSampler, batch_size: int, num_workers: int, device: torch.device):
+        self.sampler, w = sampler, num_workers
+        self.loader = DataLoader(SeededItems(ds), batch_size=batch_size, sampler=SeededSampler(sampler),
+                                 num_workers=w, pin_memory=device.type == "cuda", persistent_workers=w > 0,
+                                 prefetch_factor=4 if w > 0 else None, generator=torch.Generator().manual_seed(0))
+    def set_epoch(self, epoch: int, start: int = 0): self.sampler.set_epoch(epoch, start)
+    def __iter__(self): return iter(self.loader)
+    def state_dict(self): return None  # nothing to save: the draws follow from (seed, epoch, item)
+    def load_state_dict(self, sd): pass
+
+def make_input(ds: Dataset, recipe: Recipe, env: DistEnv, device: torch.device, sampler: EpochSampler):
+    "The input pipeline for `recipe.input_path` ('auto' | 'device' | 'cpu'): DeviceInput or LoaderInput."
+    spec = choose_input(ds, device, getattr(recipe, "input_path", "auto"))
+    if spec is not None:
+        return DeviceInput(ds, spec, sampler, recipe.batch_per_device, device, recipe.seed, env.rank)
+    return LoaderInput(ds, sampler, recipe.batch_per_device, recipe.num_workers, device)
 
 # %% ../nbs/22_engine.ipynb #6ae75eac
 def amp_setup(amp: str,  # "auto" | "bf16" | "fp16" | "off"
@@ -241,7 +295,8 @@ def _test_signal(global_step: int):
 
 # %% ../nbs/22_engine.ipynb #2db44e5b
 def unwrap(model: nn.Module) -> nn.Module:
-    "The module inside a DDP wrapper."
+    "The module inside a DDP and/or torch.compile wrapper."
+    model = getattr(model, "_orig_mod", model)  # torch.compile
     return model.module if isinstance(model, DDP) else model
 
 def gather_objects(obj, env: DistEnv) -> list:
@@ -249,16 +304,18 @@ def gather_objects(obj, env: DistEnv) -> list:
     if not env.distributed: return [obj]
     out = [None] * env.world_size; torch_dist.all_gather_object(out, obj); return out
 
-def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv) -> dict:
-    return to_plain({"model": unwrap(model).state_dict(), "optimizer": opt.state_dict(),
+def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv, input_state=None) -> dict:
+    inputs = gather_objects(input_state, env)  # per rank: the input pipeline's generator (device path) or None
+    return to_plain({**({"input": inputs} if any(s is not None for s in inputs) else {}),
+            "model": unwrap(model).state_dict(), "optimizer": opt.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None, "epoch": state.epoch - 1,
             "args": recipe.to_dict(), "state": dataclasses.asdict(state),
             "rng": gather_objects(rng_to_plain(rng_state()), env), "world_size": env.world_size, "format": "cxrvit-train-1"})
 
 def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler, state: TrainState, recipe: Recipe,
-                             env: DistEnv) -> Path | None:
+                             env: DistEnv, input_state: dict | None = None) -> Path | None:
     "Collective: gather RNG states, rank 0 writes `names[0]` atomically and hard-links the other names to it."
-    ck = _ckpt(model, opt, scaler, state, recipe, env)
+    ck = _ckpt(model, opt, scaler, state, recipe, env, input_state)
     if not env.is_main: return None
     first = run_dir / names[0]; atomic_save(ck, first)
     for n in names[1:]:
@@ -287,7 +344,9 @@ def _check_same_recipe(path: Path, saved: dict, recipe: Recipe):
         f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(diff.items())[:6]) + ". Resume with the same recipe "
         "and --set values, or start a new run (--overwrite or another --run-dir)")
 
-def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Recipe | None = None) -> TrainState:
+def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Recipe | None = None,
+            inp=None,  # the input pipeline (its generator state is restored when the checkpoint has it)
+           ) -> TrainState:
     "Load model/optimizer/scaler/RNG/position from a training checkpoint; return the run state."
     ck = load_checkpoint(path)
     if "state" not in ck: raise ValueError(f"{path} is not a training checkpoint (no 'state'); use it as init= instead")
@@ -298,6 +357,8 @@ def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Rec
                         f"({' '.join(str(e).split())[:300]})") from None
     if scaler is not None and ck.get("scaler"): scaler.load_state_dict(ck["scaler"])
     state = TrainState(**ck["state"])
+    if inp is not None and len(ck.get("input") or []) == env.world_size and ck["input"][env.rank] is not None:
+        inp.load_state_dict(ck["input"][env.rank])
     if len(ck["rng"]) == env.world_size: set_rng_state(rng_from_plain(ck["rng"][env.rank]))
     else:
         warnings.warn(f"{path} was written by {len(ck['rng'])} ranks, now {env.world_size}: RNG streams reseeded")
@@ -315,7 +376,9 @@ def predict(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: 
     dl = DataLoader(Subset(ds, idx), batch_size=batch_size, shuffle=False, num_workers=num_workers,
                     generator=torch.Generator())
     outs, tgts, ids = [], [], []
-    for batch in dl:
+    bar = tqdm(dl, desc="evaluating", unit="batch", leave=False, file=sys.stderr,
+               disable=not env.is_main or len(dl) < 4)  # a bar for evaluations of more than a few batches
+    for batch in bar:
         with autocast(device, amp_dtype): out = model(batch[0].to(device, non_blocking=True))
         outs.append(out.float().cpu()); tgts.append(batch[1].float())
         if len(batch) > 2: ids += list(batch[2])
@@ -326,6 +389,43 @@ def predict(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: 
     cat = lambda j: np.concatenate([p[j] for p in parts])[order]
     all_ids = [x for p in parts for x in p[2]]
     return cat(0), cat(1), [all_ids[i] for i in order]
+
+# %% ../nbs/22_engine.ipynb #bc8ba261
+class LossGuard:
+    "Non-finite-loss stop: immediate (host check per micro-step) or deferred (device flag, skip, check later)."
+    def __init__(self, opt: torch.optim.Optimizer, scaler, env: DistEnv, device: torch.device,
+                 deferred: bool | None = None):  # None = when the optimizer supports found_inf
+        can = bool(opt.defaults.get("fused")) and scaler is None
+        self.deferred = can if deferred is None else (deferred and can)
+        self.opt, self.env, self.dev = opt, env, device
+        z = lambda: torch.zeros((), device=device)
+        self.bad, self.nbad, self.first, self.step_loss = z(), z(), z(), z()  # sticky flag, count, 1st bad value
+
+    def micro(self, loss: torch.Tensor, accum: int, where: Callable[[float], NonFiniteLossError]):
+        "Add one micro-batch loss (detached); immediate mode raises `where(value)` on a non-finite loss."
+        if not self.deferred:
+            v = _global_mean(loss, self.env)
+            if not math.isfinite(v): raise where(v)
+        self.step_loss = self.step_loss + loss.float() / accum
+
+    def before_update(self, grad_norm: torch.Tensor | None):
+        "Deferred mode: flag this step and tell the fused optimizer to skip the update if anything is flagged."
+        if not self.deferred: return
+        bad = ~torch.isfinite(grad_norm) if grad_norm is not None else torch.zeros((), dtype=torch.bool, device=self.dev)
+        if not self.env.distributed: bad = bad | ~torch.isfinite(self.step_loss)
+        self.first = torch.where((self.bad == 0) & bad, self.step_loss, self.first)
+        self.bad = torch.maximum(self.bad, bad.float()); self.nbad = self.nbad + self.bad
+        self.opt.found_inf = self.bad  # read by the fused kernels: 1 → no update, no step count
+
+    def loss(self) -> float:
+        "The last step's loss averaged over ranks (a host sync: only at log steps)."
+        return _global_mean(self.step_loss, self.env)
+
+    def check(self, epoch: int, steps_done: int, ckpt: Path | None):
+        "Deferred mode: raise NonFiniteLossError for the first flagged step (a host sync)."
+        if self.deferred and float(self.bad):
+            n = int(self.nbad)
+            raise NonFiniteLossError(epoch, steps_done - n, float(self.first), ckpt)
 
 # %% ../nbs/22_engine.ipynb #e146bcc4
 def _eval_due(epoch: int, recipe: Recipe) -> bool:
@@ -340,13 +440,14 @@ def _global_mean(x: torch.Tensor, env: DistEnv) -> float:
         x = x.detach().float().clone(); torch_dist.all_reduce(x); x /= env.world_size
     return float(x)
 
-def _step_optimizer(model, opt, scaler, clip: float | None, want_norm: bool) -> float | None:
-    "Unscale, optionally clip, step; return the gradient norm when computed."
+def _step_optimizer(model, opt, scaler, clip: float | None, want_norm: bool, guard=None) -> torch.Tensor | None:
+    "Unscale, optionally clip, step; return the gradient norm (a device tensor, no sync) when computed."
     if scaler is not None: scaler.unscale_(opt)
     params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-    norm = None
-    if clip: norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
-    elif want_norm and params: norm = float(torch.nn.utils.get_total_norm([p.grad for p in params]))
+    norm, deferred = None, guard is not None and guard.deferred
+    if clip: norm = torch.nn.utils.clip_grad_norm_(params, clip)
+    elif (want_norm or deferred) and params: norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if guard is not None: guard.before_update(norm)
     if scaler is not None: scaler.step(opt); scaler.update()
     else: opt.step()
     opt.zero_grad(set_to_none=True)
@@ -373,12 +474,36 @@ def _save_best(run_dir: Path, model, metrics: dict, rec: dict, recipe: Recipe, e
     preds = metrics.get("_preds") or {}
     if preds: np.savez(run_dir / "preds-best.npz", **{f"{s}_{k}": v for s, d in preds.items() for k, v in d.items()})
 
+# %% ../nbs/22_engine.ipynb #366b567e
+class _Meter:
+    "Host seconds since the last log record: total, and waiting for the input pipeline."
+    def __init__(self): self.reset()
+    def reset(self): self.t0, self.data, self.steps = time.perf_counter(), 0.0, 0
+    def record(self) -> dict:
+        wall = max(time.perf_counter() - self.t0, 1e-9); n = max(self.steps, 1)
+        return dict(step_s=wall / n, data_s=self.data / n, compute_s=(wall - self.data) / n, data_frac=self.data / wall)
+
+def _train_step(net, it, opt, scaler, guard: LossGuard, meter: _Meter, *, recipe: Recipe, env: DistEnv,
+                dev: torch.device, amp_dtype, loss_fn, accum: int, want_norm: bool,
+                where: Callable[[float], NonFiniteLossError]) -> torch.Tensor | None:
+    "One optimizer step over `accum` micro-batches (DDP syncs on the last); returns the gradient norm if computed."
+    guard.step_loss = torch.zeros((), device=dev)
+    for micro in range(accum):
+        t = time.perf_counter(); batch = next(it); meter.data += time.perf_counter() - t
+        with (net.no_sync() if env.distributed and micro < accum - 1 else nullcontext()):
+            with autocast(dev, amp_dtype): loss = loss_fn(net, batch, dev)
+            guard.micro(loss.detach(), accum, where)
+            l = loss / accum
+            (scaler.scale(l) if scaler is not None else l).backward()
+    meter.steps += 1
+    return _step_optimizer(net, opt, scaler, recipe.clip_grad, want_norm, guard)
+
 # %% ../nbs/22_engine.ipynb #9c90a4d6
 def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `device`)
           train_ds: Dataset,  # items are tuples; `loss_fn` interprets them
           run_dir: Path | str,
           *,
-          recipe: Recipe,  # schedule, batch sizes, amp, clipping, cadence
+          recipe: Recipe,  # schedule, batch sizes, amp, clipping, cadence, input_path
           make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],  # builds the optimizer for the unwrapped model
           loss_fn: Callable[[nn.Module, tuple, torch.device], torch.Tensor],  # (model, batch, device) -> scalar loss
           evaluate: Callable[[nn.Module, int], dict] | None = None,  # (model, epoch) -> nested metrics (+ '_preds')
@@ -386,7 +511,7 @@ def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `d
           track_max: tuple[str, ...] = (),  # also log the running max of these keys (e.g. the paper's test mAUC)
           env: DistEnv | None = None, device: torch.device | str | None = None,
           resume: str | Path | None = None,  # checkpoint path, "auto", or None
-          log_every: int = 10,  # optimizer steps between step log records
+          log_every: int = 10,  # optimizer steps between step log records (and deferred NaN checks)
           save_every_steps: int | None = None,  # extra mid-epoch checkpoint-last.pth writes
           max_steps: int | None = None,  # stop after this many optimizer steps in total
           progress: bool = True,  # tqdm bar on rank 0
@@ -398,75 +523,70 @@ def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `d
     run_dir = Path(run_dir)
     if env.is_main: run_dir.mkdir(parents=True, exist_ok=True)
     b, accum = recipe.batch_per_device, grad_accum_steps(recipe.batch_size, recipe.batch_per_device, env.world_size)
-    steps = len(train_ds) // recipe.batch_size
+    steps = recipe.iters_per_epoch(len(train_ds))  # drop_last: the last partial batch dropped, else filled by wrapping
     if steps == 0: raise ValueError(f"dataset of {len(train_ds)} items is smaller than one effective batch "
                                     f"({recipe.batch_size}); use a smaller --set batch_size=…")
     sampler = EpochSampler(len(train_ds), steps * recipe.batch_size, env.rank, env.world_size, recipe.seed)
-    loader = DataLoader(train_ds, batch_size=b, sampler=sampler, num_workers=recipe.num_workers,
-                        pin_memory=dev.type == "cuda", generator=torch.Generator())
+    inp = make_input(train_ds, recipe, env, dev, sampler)
     model.to(dev)
     opt = make_optimizer(model)
     amp_dtype, scaler = amp_setup(recipe.amp, dev)
     net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
               find_unused_parameters=find_unused_parameters) if env.distributed else model
+    if getattr(recipe, "compile", False): net = torch.compile(net)  # unwrap() still reaches the module
     path = resolve_resume(resume, run_dir)
-    state = restore(path, model, opt, scaler, env, recipe.seed, recipe) if path else TrainState()
-    log = RunLog(run_dir, env.is_main)
+    state = restore(path, model, opt, scaler, env, recipe.seed, recipe=recipe, inp=inp) if path else TrainState()
+    log, guard, meter = RunLog(run_dir, env.is_main), LossGuard(opt, scaler, env, dev), _Meter()
     if path:
         log("resume", checkpoint=str(path), epoch=state.epoch, step=state.step, global_step=state.global_step)
         if env.is_main: print(f"resumed {path}: epoch {state.epoch}, step {state.step} (global {state.global_step}); "
                               f"model, optimizer, scaler and RNG states restored, all keys matched", file=sys.stderr)
+    log("input", pipeline=type(inp).__name__, loss_check="deferred" if guard.deferred else "every micro-step",
+        epochs=recipe.epochs, steps_per_epoch=steps, batch=recipe.batch_size)
     last_ckpt = run_dir / "checkpoint-last.pth"
+    good = lambda: last_ckpt if last_ckpt.exists() else None
+    save = lambda names: save_training_checkpoint(run_dir, names, net, opt, scaler, state, recipe, env, inp.state_dict())
     kill_at = int(os.environ.get("CXRVIT_TEST_KILL_AT_STEP", 0))
     pre, t_save = _PREEMPTION, [time.monotonic()]  # preemption flag (see `train` below); last checkpoint-last time
     def timer_due(): return bool(save_every_minutes is not None and time.monotonic() - t_save[0] > 60 * save_every_minutes)
     def save_last():
-        save_training_checkpoint(run_dir, ["checkpoint-last.pth"], net, opt, scaler, state, recipe, env)
-        t_save[0] = time.monotonic()
+        guard.check(epoch, state.step, good()); save(["checkpoint-last.pth"]); t_save[0] = time.monotonic()
     for epoch in range(state.epoch, recipe.epochs):
-        sampler.set_epoch(epoch, start=state.step * accum * b)
-        loader.generator.manual_seed(recipe.seed * 1_000_003 + epoch)  # worker seeds (num_workers > 0)
-        net.train(True); it = iter(loader); losses = []; t_epoch = time.perf_counter()
+        inp.set_epoch(epoch, start=state.step * accum * b)
+        net.train(True); it = iter(inp); loss_sum, n_steps = torch.zeros((), device=dev), 0
+        t_epoch = time.perf_counter(); meter.reset()
         bar = tqdm(total=steps, initial=state.step, desc=f"epoch {epoch}", disable=not (progress and env.is_main),
                    leave=False, file=sys.stderr)
         while state.step < steps:
-            t0 = time.perf_counter()
             lr = adjust_lr(opt, epoch + state.step / steps, recipe.lr, recipe.min_lr, recipe.warmup_epochs, recipe.epochs)
-            loss_v = 0.0
-            for micro in range(accum):
-                batch = next(it)
-                with (net.no_sync() if env.distributed and micro < accum - 1 else nullcontext()):
-                    with autocast(dev, amp_dtype): loss = loss_fn(net, batch, dev)
-                    lv = _global_mean(loss.detach(), env)
-                    if not math.isfinite(lv):
-                        raise NonFiniteLossError(epoch, state.step, lv, last_ckpt if last_ckpt.exists() else None)
-                    l = loss / accum
-                    (scaler.scale(l) if scaler is not None else l).backward()
-                loss_v += lv / accum
             want = state.global_step % log_every == 0
-            gn = _step_optimizer(net, opt, scaler, recipe.clip_grad, want)
-            state.step += 1; state.global_step += 1; losses.append(loss_v); bar.update(1)
+            where = lambda v, s=state.step: NonFiniteLossError(epoch, s, v, good())
+            gn = _train_step(net, it, opt, scaler, guard, meter, recipe=recipe, env=env, dev=dev, amp_dtype=amp_dtype,
+                             loss_fn=loss_fn, accum=accum, want_norm=want, where=where)
+            state.step += 1; state.global_step += 1; loss_sum += guard.step_loss; n_steps += 1; bar.update(1)
             if want:
-                dt = time.perf_counter() - t0
+                guard.check(epoch, state.step, good()); loss_v = guard.loss(); t = meter.record()
                 log("step", state.global_step, epoch=epoch, step=state.step, global_step=state.global_step, loss=loss_v,
-                    lr=lr, img_s=recipe.batch_size / dt, grad_norm=gn, mem_mb=memory_mb(dev))
-                bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}")
+                    lr=lr, img_s=recipe.batch_size / t["step_s"], grad_norm=None if gn is None else float(gn),
+                    mem_mb=memory_mb(dev), **t)
+                bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}"); meter.reset()
             if kill_at and state.global_step == kill_at: os.kill(os.getpid(), signal.SIGKILL)
             _test_signal(state.global_step)
             stop, due = pre.poll(env, dev, timer_due())
             if state.step < steps and (stop or due): save_last()  # (at an epoch's end, the epoch is finished first)
             if stop and state.step < steps: _preempted(pre, log, state, last_ckpt)
             if save_every_steps and state.global_step % save_every_steps == 0 and state.step < steps:
-                save_training_checkpoint(run_dir, ["checkpoint-last.pth"], net, opt, scaler, state, recipe, env)
+                guard.check(epoch, state.step, good()); save(["checkpoint-last.pth"])
             if max_steps and state.global_step >= max_steps: break
         bar.close()
+        guard.check(epoch, state.step, good())
         if state.step < steps: break  # max_steps reached mid-epoch
         state.epoch, state.step = epoch + 1, 0
-        mean_loss = _global_mean(torch.tensor(float(np.mean(losses)) if losses else float("nan")), env)
+        mean_loss = _global_mean(loss_sum / n_steps if n_steps else torch.tensor(float("nan")), env)
         state.epoch_loss.append(mean_loss)
         dt = time.perf_counter() - t_epoch
-        log("epoch", state.global_step, epoch=epoch, loss=mean_loss, steps=len(losses), lr=lr, time_s=dt,
-            img_s=len(losses) * recipe.batch_size / dt, mem_mb=memory_mb(dev))
+        log("epoch", state.global_step, epoch=epoch, loss=mean_loss, steps=n_steps, lr=lr, time_s=dt,
+            img_s=n_steps * recipe.batch_size / dt, mem_mb=memory_mb(dev))
         if evaluate is not None and _eval_due(epoch, recipe):
             metrics = evaluate(net, epoch)
             if _record_eval(metrics, epoch, state, select_key, track_max): _save_best(run_dir, net, metrics, state.best, recipe, env)
@@ -474,8 +594,7 @@ def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `d
             net.train(True)
         if _save_due(epoch, recipe):
             state.done = epoch == recipe.epochs - 1
-            save_training_checkpoint(run_dir, [f"checkpoint-{epoch}.pth", "checkpoint-last.pth"], net, opt, scaler,
-                                     state, recipe, env)
+            save([f"checkpoint-{epoch}.pth", "checkpoint-last.pth"]); t_save[0] = time.monotonic()
         stop, due = pre.poll(env, dev, timer_due())
         if (stop or due) and not _save_due(epoch, recipe): save_last()
         if stop and state.epoch < recipe.epochs: _preempted(pre, log, state, last_ckpt)

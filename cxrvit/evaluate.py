@@ -4,13 +4,14 @@
 
 # %% ../nbs/31_evaluate.ipynb #0d717bcd
 from __future__ import annotations
-import json, math, warnings
+import json, math, sys, warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from .core import get_device
 from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap, delong_per_class,
@@ -41,7 +42,7 @@ def _check_ids(ids: list, table: pd.DataFrame):
 def _scores(model, loader, device, amp: bool, activation: str):
     "Run the model over the loader: (scores [N, K], targets [N, K], image ids)."
     P, Y, ids = [], [], []
-    for x, y, i in loader:
+    for x, y, i in tqdm(loader, desc="predicting", unit="batch", leave=False, file=sys.stderr, disable=len(loader) < 4):
         with torch.autocast(device.type, enabled=amp):
             z = model(x.to(device, non_blocking=True)).float()  # [B, K]
         P.append((z.sigmoid() if activation == "sigmoid" else z.softmax(-1)).cpu()); Y.append(y.float()); ids += list(i)

@@ -42,6 +42,8 @@ class Recipe:
     save_every: int = 20  # checkpoint every N epochs (and at the end)
     num_workers: int = 8
     drop_last: bool = True
+    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu" (workers)
+    compile: bool = False  # torch.compile the model for training (GPU speed; not a paper setting)
 
     def __post_init__(self): validate(self)  # field domains, checked on construction, `replace` and `override`
 
@@ -167,6 +169,7 @@ _DOMAINS = {
     "mixup": _num(0), "cutmix": _num(0), "reprob": _num(0, 1), "smoothing": _num(0, 1, hi_open=True),
     "loss": _one_of("bce", "ce"), "eval_every": _num(0, integer=True),
     "label_fraction": _num(0, 1, lo_open=True), "color_jitter": _num(0, optional=True),
+    "input_path": _one_of("auto", "device", "cpu"),
 }
 
 def _bad(r, field: str, allowed: str) -> RecipeError:

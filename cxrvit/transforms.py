@@ -14,8 +14,8 @@ from torchvision.transforms import InterpolationMode
 from .manifest import load_manifest
 
 # %% auto #0
-__all__ = ['PAPER_AUG', 'norm_stats', 'pretrain_transform', 'finetune_transform', 'eval_transform', 'linprobe_transform',
-           'linprobe_eval_transform']
+__all__ = ['PAPER_AUG', 'norm_stats', 'GreyToRGBNormalize', 'GreyCompose', 'pretrain_transform', 'finetune_transform',
+           'eval_transform', 'linprobe_transform', 'linprobe_eval_transform']
 
 # %% ../nbs/04_transforms.ipynb #9ccce2cd
 PAPER_AUG = dict(
@@ -49,6 +49,24 @@ def _fit(v: Sequence[float] | None, channels: int, default: Sequence[float]) -> 
     if channels == 1: return (sum(v) / len(v),)
     raise ValueError(f"{len(v)} normalisation values for {channels} channels")
 
+# %% ../nbs/04_transforms.ipynb #59b9c700
+class GreyToRGBNormalize(torch.nn.Module):
+    "[1 or 3, H, W] → [3, H, W]: (x − mean_c) / std_c for each output channel c (grey replicated by broadcasting)."
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):  # per output channel (3 values)
+        super().__init__()
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)  # [3, 1, 1]
+        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor: return (x - self.mean) / self.std
+    def __repr__(self): return f"GreyToRGBNormalize(mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()})"
+
+class GreyCompose(T.Compose):
+    "The 3-channel pipeline (`transforms`, for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
+    grey_input = True  # datasets may pass 'L' images
+    def __init__(self, transforms: list, grey: T.Compose):
+        super().__init__(transforms); self.grey = grey
+    def __call__(self, img):
+        return self.grey(img) if getattr(img, "mode", None) == "L" else super().__call__(img)
+
 # %% ../nbs/04_transforms.ipynb #dc636983
 def pretrain_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
                        scale: tuple[float, float] = PAPER_AUG["pretrain_scale"],  # RandomResizedCrop area range
@@ -59,10 +77,11 @@ def pretrain_transform(img_size: int = PAPER_AUG["img_size"],  # output side in 
                       ) -> T.Compose:
     "The paper's MAE pre-training pipeline: RRC(scale 0.5–1, bicubic) + h-flip + ToTensor + Normalize."
     m0, s0 = norm_stats("nih", "finetune")
-    return T.Compose([
-        T.RandomResizedCrop(img_size, scale=scale, ratio=ratio, interpolation=InterpolationMode.BICUBIC),
-        T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.ToTensor(),
-        T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+    mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
+    steps = [T.RandomResizedCrop(img_size, scale=scale, ratio=ratio, interpolation=InterpolationMode.BICUBIC),
+             T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.ToTensor()]
+    if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
+    return GreyCompose(steps + [T.Normalize(mean, std)], T.Compose(steps + [GreyToRGBNormalize(mean, std)]))
 
 # %% ../nbs/04_transforms.ipynb #dd1d0803
 def finetune_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
@@ -76,10 +95,14 @@ def finetune_transform(img_size: int = PAPER_AUG["img_size"],  # output side in 
                       ):
     "The paper's fine-tuning pipeline, built by timm's `create_transform(is_training=True)`."
     m0, s0 = norm_stats("nih", "finetune")
-    return create_transform(img_size, is_training=True, scale=scale, ratio=PAPER_AUG["ratio"], hflip=PAPER_AUG["hflip"],
-                            auto_augment=auto_augment, re_prob=re_prob, interpolation=PAPER_AUG["interpolation"],
-                            color_jitter=color_jitter,
-                            mean=_fit(mean, channels, m0), std=_fit(std, channels, s0))
+    make = lambda c: create_transform(img_size, is_training=True, scale=scale, ratio=PAPER_AUG["ratio"],
+                                      hflip=PAPER_AUG["hflip"], auto_augment=auto_augment, re_prob=re_prob,
+                                      interpolation=PAPER_AUG["interpolation"], color_jitter=color_jitter,
+                                      mean=_fit(mean, c, m0), std=_fit(std, c, s0))
+    if channels == 1: return make(1)
+    rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean (equal for equal channel stats)
+    if re_prob > 0: return rgb  # random erasing draws per channel: no 1-channel twin
+    return GreyCompose(rgb.transforms, T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(*(_fit(v, 3, d) for v, d in ((mean, m0), (std, s0))))]))
 
 # %% ../nbs/04_transforms.ipynb #0181220d
 def eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
@@ -91,10 +114,12 @@ def eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixe
     "The paper's evaluation pipeline: Resize(256 for 224, bicubic) + CenterCrop + ToTensor + Normalize."
     m0, s0 = norm_stats("nih", "finetune")
     resize = resize or int(round(img_size / PAPER_AUG["crop_pct"]))
-    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size), T.ToTensor(),
-                      T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+    mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
+    steps = [T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size), T.ToTensor()]
+    if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
+    return GreyCompose(steps + [T.Normalize(mean, std)], T.Compose(steps + [GreyToRGBNormalize(mean, std)]))
 
-# %% ../nbs/04_transforms.ipynb #1b84eff0
+# %% ../nbs/04_transforms.ipynb #0ac8f590
 def linprobe_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
                        mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                        channels: int = 3) -> T.Compose:
@@ -105,7 +130,7 @@ def linprobe_transform(img_size: int = PAPER_AUG["img_size"],  # output side in 
         T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.RandomRotation(PAPER_AUG["linprobe_rotation"]),
         T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
 
-# %% ../nbs/04_transforms.ipynb #02a33d1d
+# %% ../nbs/04_transforms.ipynb #d4c2bd8a
 def linprobe_eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
                             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                             channels: int = 3) -> T.Compose:
