@@ -20,7 +20,8 @@ from .paper import paper_rows
 __all__ = ['DEMO_SPLITS', 'Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_dirs', 'step_params',
            'step_datasets', 'check_experiment', 'experiments_dir', 'progress_line', 'LogFollower', 'export_html',
            'run_step', 'error_message', 'run_experiment', 'pooled_seed_ci', 'seed_metrics', 'experiment_metrics',
-           'run_batch', 'demo_data_root', 'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
+           'run_batch', 'demo_data_root', 'clear_outputs', 'run_demo', 'status', 'plan', 'collect_results',
+           'results_figure']
 
 # %% ../nbs/40_experiments.ipynb #1eb6c859
 @dataclass
@@ -461,6 +462,15 @@ def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=pri
                        progress=False)
 
 # %% ../nbs/40_experiments.ipynb #d2972822
+def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
+    "Delete what `exp` writes (its step folders, metrics.json, report.html) and nothing else; return what went."
+    import shutil
+    d, gone = Path(runs_root) / exp.name, []
+    for p in [*step_dirs(exp, runs_root).values(), d / "metrics.json", d / "report.html"]:
+        if p.exists(): gone.append(p)
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    return gone
+
 def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
              out: Path | str | None = None,  # runs folder; default runs/ in the project
              device: str | None = None,
@@ -470,9 +480,7 @@ def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with n
     import shutil
     runs_root = Path(out) if out else project_root() / "runs"
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
-    if not reuse:  # remove only what the demo writes, never anything else in the folder
-        for p in [*step_dirs(exp, runs_root).values(), d / "metrics.json", d / "report.html"]:
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    if not reuse: clear_outputs(exp, runs_root)
     log(f"cxrvit demo: {exp.title}")
     root = demo_data_root(data_root, log=log) if data_root else None
     res = run_experiment(exp, runs_root, data_root=root, device=device, progress=True, log=log)
