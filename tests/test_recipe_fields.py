@@ -1,6 +1,6 @@
 """No recipe field that does nothing: run pre-training, fine-tuning (with evaluation) and a linear probe at toy size
-with recipes that record every field a code path reads (reads by `dataclasses` itself — asdict, replace — do not
-count); every field of every recipe class must be read by some path."""
+with recipes that record every field a code path reads (reads by `dataclasses` itself — asdict, replace — and by
+the recipe's own domain check `validate` do not count); every field of every recipe class must be read by some path."""
 import dataclasses, sys
 from pathlib import Path
 
@@ -15,8 +15,9 @@ def tracked(recipe):
     names = {f.name for f in dataclasses.fields(cls)}
     def getattribute(self, k):
         if k in names:
-            fn = sys._getframe(1).f_code.co_filename
-            if not fn.endswith("dataclasses.py"): READ.setdefault(cls.__name__, set()).add(k)
+            code = sys._getframe(1).f_code
+            if not code.co_filename.endswith("dataclasses.py") and code.co_name not in ("validate", "__post_init__"):
+                READ.setdefault(cls.__name__, set()).add(k)
         return object.__getattribute__(self, k)
     sub = type(cls.__name__, (cls,), {"__getattribute__": getattribute, "__module__": cls.__module__})
     return sub(**{f.name: getattr(recipe, f.name) for f in dataclasses.fields(cls)})
