@@ -76,11 +76,11 @@ def cmd_demo(a):
 def _add_launcher_args(p):
     "The `cxrvit run` options of cxrvit.launch: --launcher, --slurm, --status."
     p.add_argument("--launcher", choices=["inline", "local", "slurm"], default="inline",
-                   help="inline: here, step after step (default); local: submitit jobs on this machine; "
-                   "slurm: submitit jobs on a SLURM cluster, with dependencies")
-    p.add_argument("--slurm", nargs="*", metavar="KEY=VALUE", help="SLURM resources of every job: partition, "
-                   "account, nodes, gpus_per_node, cpus_per_task, time, constraint, mem, qos")
-    p.add_argument("--status", action="store_true", help="list the jobs submitted from the runs folder")
+                   help="inline: here, step after step (default); local: submitit jobs on this "
+                   "machine; slurm: submitit jobs on a SLURM cluster, with dependencies")
+    p.add_argument("--slurm", nargs="*", metavar="KEY=VALUE", help="SLURM resources of every job: "
+                   "partition, account, nodes, gpus_per_node, cpus_per_task, time, constraint, …")
+    p.add_argument("--status", action="store_true", help="list the jobs submitted from --runs")
 
 def _runs_root(a) -> Path:
     from cxrvit.core import project_root
@@ -88,17 +88,19 @@ def _runs_root(a) -> Path:
     return r / "smoke" if a.smoke else r
 
 def _run_status(a) -> int:
-    "cxrvit run --status: job id, launcher, step and state of every job submitted from the runs folder."
+    "cxrvit run --status: job id, launcher, step and state of each job submitted from --runs."
     from cxrvit.launch import job_status, jobs_file
     df = job_status(_runs_root(a))
-    if df.empty: print(f"no jobs submitted from {_runs_root(a)} ({jobs_file(_runs_root(a))} is missing)"); return 0
+    if df.empty:
+        print(f"no jobs submitted from {_runs_root(a)} (no {jobs_file(_runs_root(a))})"); return 0
     print(df.to_string(index=False)); return 0
 
 def _dry_run_slurm(a, exps, kw) -> None:
     "The sbatch script of every job `--launcher slurm` would submit."
     from cxrvit.launch import dry_run
-    for k, s in dry_run(exps, a.runs, slurm=_kv(a.slurm, "--slurm") or None, inputs=_kv(a.input, "--input"),
-                        device=a.device, **kw).items():
+    scripts = dry_run(exps, a.runs, slurm=_kv(a.slurm, "--slurm") or None,
+                      inputs=_kv(a.input, "--input"), device=a.device, **kw)
+    for k, s in scripts.items():
         print(f"\n# ---- sbatch script of {k} ----\n{s}")
 
 def _run_launched(a, exps, kw) -> int:
@@ -106,8 +108,10 @@ def _run_launched(a, exps, kw) -> int:
     from cxrvit.launch import launch
     df = launch(exps, a.launcher, a.runs, slurm=_kv(a.slurm, "--slurm") or None, device=a.device,
                 inputs=_kv(a.input, "--input"), **kw)
-    print(df[["job_id", "key", "state"]].to_string(index=False) if len(df) else "nothing to run: every step is done")
-    if a.launcher == "slurm": print("follow them with `cxrvit run --status`" + (" --smoke" if a.smoke else ""))
+    print(df[["job_id", "key", "state"]].to_string(index=False) if len(df)
+          else "nothing to run: every step is done")
+    if a.launcher == "slurm":
+        print("follow them with `cxrvit run --status`" + (" --smoke" if a.smoke else ""))
     return 1 if (df.state.isin(["failed", "cancelled"])).any() else 0
 
 # %% ../nbs/90_cli.ipynb #24df0373

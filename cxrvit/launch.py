@@ -4,7 +4,8 @@
 
 # %% ../nbs/41_launch.ipynb #7143a17d
 from __future__ import annotations
-import json, os, re, shlex, signal, subprocess, sys, time, traceback
+import json, os, re, shlex, signal, socket, subprocess, sys, time, traceback
+from string import Template
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,17 +158,21 @@ def run_spec(spec: StepSpec, log=print) -> None:
 
 def _spec_from(d: dict) -> StepSpec: return StepSpec(**d)
 
-# %% ../nbs/41_launch.ipynb #182ba914
+# %% ../nbs/41_launch.ipynb #14ce6753
+def _free_port() -> int:
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
 class StepJob(Checkpointable):
     "A submitit job: the step's command in its own process group; requeued on preemption/timeout."
     def __init__(self, spec: StepSpec, spec_path: str):
         self.spec, self.spec_path = spec, str(spec_path)
 
     def __call__(self) -> dict:
-        cmd = [os.path.expandvars(c) for c in step_command(self.spec, self.spec_path)]
+        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "SLURM_JOB_ID": "local",
+               **os.environ}  # on SLURM, the sbatch script's setup lines set them
+        cmd = [Template(c).safe_substitute(env) for c in step_command(self.spec, self.spec_path)]
         cmd = ([sys.executable, "-m", "torch.distributed.run", *cmd[1:]] if cmd[0] == "torchrun"
                else [sys.executable, *cmd[1:]])
-        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", **os.environ}
         self._proc = subprocess.Popen(cmd, env=env, start_new_session=True)
         rc = self._proc.wait()
         if rc: raise RuntimeError(f"{self.spec.key}: the step failed (exit {rc}); "

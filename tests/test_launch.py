@@ -96,7 +96,8 @@ def test_densenet_imagenet_row_runs_with_weights_by_name_offline(tmp_path):
             f"{tmp_path}/empty/hub/checkpoints/densenet121-a639ec97.pth") in r.stdout, r.stdout
     f = _torch_cache(tmp_path / "th")
     env["TORCH_HOME"] = str(tmp_path / "th")
-    r = cli("run", "table1/densenet121_imagenet_sup", "--smoke", "--runs", tmp_path / "r", env=env)
+    r = cli("run", "table1/densenet121_imagenet_sup", "--smoke", "--set", "epochs=1", "--runs", tmp_path / "r",
+            env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     d = tmp_path / "r" / "smoke" / "table1/densenet121_imagenet_sup"
     assert json.loads((d / "finetune" / "done.json").read_text())["params"]["init"] == str(f)
