@@ -31,6 +31,7 @@ def cmd_run(a):
     from cxrvit.experiments import load_registry, select, plan, run_batch
     import pandas as pd
     reg = load_registry()
+    if getattr(a, "status", False): return _run_status(a)
     if a.list or not a.experiment:
         pl = plan(list(reg.values()), a.runs)
         data = pl.groupby("experiment")["data"].apply(lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w})))
@@ -44,7 +45,9 @@ def cmd_run(a):
         cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init", "needs", "shared", "status"]
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):
             print(plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols].to_string(index=False))
+        if getattr(a, "launcher", "inline") == "slurm": _dry_run_slurm(a, exps, kw)
         return 0
+    if getattr(a, "launcher", "inline") != "inline": return _run_launched(a, exps, kw)
     df = run_batch(exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"), progress=True, **kw)
     return 1 if (df.status == "failed").any() else 0
 
@@ -69,6 +72,48 @@ def cmd_demo(a):
     "cxrvit demo: the whole method end to end on the CPU (synthetic data unless --data-root)."
     from cxrvit.experiments import run_demo
     return run_demo(data_root=a.data_root, out=a.out, device=a.device, reuse=a.reuse)
+
+# %% ../nbs/90_cli.ipynb #f15a7c01
+def _add_launcher_args(p):
+    "The `cxrvit run` options of cxrvit.launch: --launcher, --slurm, --status."
+    p.add_argument("--launcher", choices=["inline", "local", "slurm"], default="inline",
+                   help="inline: here, step after step (default); local: submitit jobs on this "
+                   "machine; slurm: submitit jobs on a SLURM cluster, with dependencies")
+    p.add_argument("--slurm", nargs="*", metavar="KEY=VALUE", help="SLURM resources of every job: "
+                   "partition, account, nodes, gpus_per_node, cpus_per_task, time, constraint, …")
+    p.add_argument("--status", action="store_true", help="list the jobs submitted from --runs")
+
+def _runs_root(a) -> Path:
+    from cxrvit.core import project_root
+    r = Path(a.runs) if a.runs else project_root() / "runs"
+    return r / "smoke" if a.smoke else r
+
+def _run_status(a) -> int:
+    "cxrvit run --status: job id, launcher, step and state of each job submitted from --runs."
+    from cxrvit.launch import job_status, jobs_file
+    df = job_status(_runs_root(a))
+    if df.empty:
+        print(f"no jobs submitted from {_runs_root(a)} (no {jobs_file(_runs_root(a))})"); return 0
+    print(df.to_string(index=False)); return 0
+
+def _dry_run_slurm(a, exps, kw) -> None:
+    "The sbatch script of every job `--launcher slurm` would submit."
+    from cxrvit.launch import dry_run
+    scripts = dry_run(exps, a.runs, slurm=_kv(a.slurm, "--slurm") or None,
+                      inputs=_kv(a.input, "--input"), device=a.device, **kw)
+    for k, s in scripts.items():
+        print(f"\n# ---- sbatch script of {k} ----\n{s}")
+
+def _run_launched(a, exps, kw) -> int:
+    "cxrvit run --launcher local|slurm: the experiments' steps as submitit jobs."
+    from cxrvit.launch import launch
+    df = launch(exps, a.launcher, a.runs, slurm=_kv(a.slurm, "--slurm") or None, device=a.device,
+                inputs=_kv(a.input, "--input"), **kw)
+    print(df[["job_id", "key", "state"]].to_string(index=False) if len(df)
+          else "nothing to run: every step is done")
+    if a.launcher == "slurm":
+        print("follow them with `cxrvit run --status`" + (" --smoke" if a.smoke else ""))
+    return 1 if (df.state.isin(["failed", "cancelled"])).any() else 0
 
 # %% ../nbs/90_cli.ipynb #24df0373
 def cmd_verify(a):
@@ -246,6 +291,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into runs/smoke/")
     p.add_argument("--set", nargs="*", metavar="[STEP.]KEY=VALUE", help="override recipe fields of every step (or of STEP)")
     p.add_argument("--input", nargs="*", metavar="KEY=PATH", help="inputs an experiment needs, e.g. weights=/w.pth"); p.set_defaults(fn=cmd_run)
+    _add_launcher_args(p)
     p = sub.add_parser("results", help="gather finished runs into one table beside the paper")
     p.add_argument("--runs"); p.add_argument("--out", help="also write results.csv and results.html here")
     p.add_argument("--smoke", action="store_true", help="the smoke runs (runs/smoke/) instead of the real ones"); p.set_defaults(fn=cmd_results)

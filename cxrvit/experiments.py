@@ -17,11 +17,11 @@ from .datahome import corpus_parts, resolve_data_home
 from .paper import paper_rows
 
 # %% auto #0
-__all__ = ['DEMO_SPLITS', 'Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'step_dirs', 'step_params',
-           'step_datasets', 'check_experiment', 'experiments_dir', 'progress_line', 'LogFollower', 'export_html',
-           'run_step', 'error_message', 'run_experiment', 'pooled_seed_ci', 'seed_metrics', 'experiment_metrics',
-           'run_batch', 'demo_data_root', 'clear_outputs', 'run_demo', 'status', 'plan', 'collect_results',
-           'results_figure']
+__all__ = ['SLURM_KEYS', 'DEMO_SPLITS', 'Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'experiment_inputs',
+           'step_dirs', 'step_params', 'step_datasets', 'check_experiment', 'experiments_dir', 'step_hash',
+           'progress_line', 'LogFollower', 'export_html', 'run_step', 'error_message', 'run_experiment',
+           'pooled_seed_ci', 'seed_metrics', 'experiment_metrics', 'run_batch', 'demo_data_root', 'clear_outputs',
+           'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
 
 # %% ../nbs/40_experiments.ipynb #1eb6c859
 @dataclass
@@ -31,6 +31,7 @@ class Step:
     notebook: str  # a notebook of nbs/experiments, without .ipynb
     params: dict = field(default_factory=dict)  # papermill parameters; may use {steps.ID}, {inputs.KEY}
     shared_dir: str | None = None  # folder (below the runs root) when the step is shared with other experiments
+    slurm: dict | None = None  # resources for `--launcher slurm` (gpus_per_node, time…); not in the config hash
 
 @dataclass
 class Experiment:
@@ -42,10 +43,15 @@ class Experiment:
     needs: dict = field(default_factory=dict)  # KEY -> what the user must supply (a checkpoint path…)
     notes: str = ""
     seeds: list[int] | None = None  # the training steps run once per seed (see `_expand_seeds`)
+    defaults: dict = field(default_factory=dict)  # KEY -> the input used when --input KEY is not given (a name)
 
     @property
     def group(self) -> str: return self.name.split("/")[0]
-    def to_dict(self) -> dict: return asdict(self)
+    def to_dict(self) -> dict:  # what identifies the runs: cluster resources (Step.slurm) are left out
+        d = asdict(self)
+        for s in d["steps"]: s.pop("slurm", None)
+        d.pop("defaults", None)  # the inputs themselves (resolved) are part of the run's hash
+        return d
 
 # %% ../nbs/40_experiments.ipynb #efbd808e
 def registry_dir() -> Path:
@@ -60,7 +66,27 @@ def _paper(p: dict | None, src: str) -> dict | None:
     r = rows.iloc[0]
     return {**p, "value": float(r["value"]), "metric": str(r["metric"]), "source": str(r["source"])}
 
-_KEYS = {"name", "title", "steps", "paper", "needs", "notes", "grid", "base", "seeds"}
+_KEYS = {"name", "title", "steps", "paper", "needs", "notes", "grid", "base", "seeds", "defaults"}
+
+SLURM_KEYS = {"partition", "account", "nodes", "gpus_per_node", "cpus_per_task", "time", "constraint", "mem",
+              "qos", "exclude", "comment"}  # the `slurm:` keys a registry step (or `--slurm KEY=VALUE`) may set
+
+def _step(s: dict, src: str) -> Step:
+    "A Step from a YAML mapping; unknown keys (also inside `slurm:`) are errors naming the file."
+    unknown = set(s) - {"id", "notebook", "params", "shared_dir", "slurm"}
+    if unknown: raise ValueError(f"{src}: step {s.get('id')!r}: unknown key(s) {sorted(unknown)}")
+    sl = s.get("slurm")
+    if sl is not None and (not isinstance(sl, dict) or set(sl) - SLURM_KEYS):
+        bad = sorted(set(sl) - SLURM_KEYS) if isinstance(sl, dict) else sl
+        raise ValueError(f"{src}: step {s.get('id')!r}: slurm: {bad!r} is not one of {sorted(SLURM_KEYS)}")
+    return Step(**s)
+
+def _defaults(d: dict, src: str) -> dict:
+    "The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see cxrvit.weights)."
+    df = d.get("defaults") or {}
+    bad = sorted(set(df) - set(d.get("needs") or {}))
+    if bad: raise ValueError(f"{src}: defaults {bad} name no key of needs ({sorted(d.get('needs') or {})})")
+    return dict(df)
 
 def _experiment(d: dict, src: str) -> Experiment:
     "An Experiment from a YAML mapping; errors name the file and the key."
@@ -68,14 +94,15 @@ def _experiment(d: dict, src: str) -> Experiment:
     if missing: raise ValueError(f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format")
     unknown = set(d) - _KEYS
     if unknown: raise ValueError(f"{src}: unknown key(s) {sorted(unknown)}")
-    steps = [Step(**s) for s in d["steps"]]
+    steps = [_step(s, src) for s in d["steps"]]
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids): raise ValueError(f"{src}: step ids must be unique, got {ids}")
     seeds = d.get("seeds")
     if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)):
         raise ValueError(f"{src}: seeds must be a list of integers, got {seeds!r}")
     return Experiment(d["name"], d["title"], _expand_seeds(steps, seeds) if seeds else steps,
-                      _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""), seeds)
+                      _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""), seeds,
+                      _defaults(d, src))
 
 # %% ../nbs/40_experiments.ipynb #b256c41c
 _SEEDED = ("finetune", "linprobe", "evaluate")
@@ -107,7 +134,7 @@ def _expand_seeds(steps: list[Step], seeds: list[int]) -> list[Step]:
         for s in (s for s in steps if s.id in rep):
             p = _rename_refs(s.params, names)
             if s.notebook in ("finetune", "linprobe"): p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
-            out.append(Step(names[s.id], s.notebook, p))
+            out.append(Step(names[s.id], s.notebook, p, slurm=s.slurm))
     return out
 
 # %% ../nbs/40_experiments.ipynb #693645b0
@@ -131,12 +158,13 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
         setting = dict(zip(keys, vals))
         tag = ",".join(f"{k.split('.')[-1]}={v}" for k, v in setting.items())
         steps = [Step(s.id, s.notebook, json.loads(json.dumps(s.params)),
-                      None if s.id in changed else (s.shared_dir or f"{base.name}/{s.id}")) for s in base.steps]
+                      None if s.id in changed else (s.shared_dir or f"{base.name}/{s.id}"), s.slurm)
+                 for s in base.steps]
         for k, v in setting.items():
             for s in _grid_steps(k, steps): _apply(s, k.split(".", 1)[1], v)
         paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
         out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
-                              d.get("notes", ""), base.seeds))
+                              d.get("notes", ""), base.seeds, base.defaults))
     return out
 
 # %% ../nbs/40_experiments.ipynb #b6820dc5
@@ -182,6 +210,13 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
             raise ValueError(f"{exp.name} needs --input {key}=PATH: {what}")
         return str(inputs[key])
     return _REF.sub(sub, v)
+
+def experiment_inputs(exp: Experiment, inputs: dict | None) -> dict:
+    "The inputs of `exp`: the user's, else the registry's defaults; weights names resolved to cached files."
+    out = {**exp.defaults, **(inputs or {})}
+    if not out: return {}
+    from cxrvit.weights import resolve_input
+    return {k: resolve_input(v) for k, v in out.items()}
 
 def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
     "Each step's folder: run_root/NAME/ID, or its shared folder."
@@ -247,6 +282,10 @@ def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=
     return config_hash({"exp": exp.to_dict(), "data_root": str(data_root), "inputs": inputs or {},
                         **({"roots": {k: str(v) for k, v in roots.items()}} if roots else {}),
                         **({"smoke": True} if smoke else {}), **({"sets": sets} if sets else {})})
+
+def step_hash(s: Step, params: dict) -> str:
+    "The config hash in a step's done.json: its notebook and parameters (the folder is one), not its id or resources."
+    return config_hash({"notebook": s.notebook, "params": params})  # the same work in a shared folder hashes alike
 
 def _done(path: Path, h: str) -> bool:
     try: return json.loads(path.read_text()).get("config_hash") == h
@@ -362,6 +401,9 @@ def run_experiment(exp: Experiment,
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     if smoke: runs_root = runs_root / "smoke"
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
+    try: inputs = experiment_inputs(exp, inputs)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        log(f"FAILED {exp.name}: {e}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": str(e)}
     h, root, t0 = _exp_hash(exp, data_root, inputs, roots, smoke, sets), runs_root / exp.name, time.time()
     if _done(root / "metrics.json", h): log(f"skip {exp.name}: done (same config)"); return {"name": exp.name, "status": "skipped", "seconds": 0.0}
     try:
@@ -373,7 +415,7 @@ def run_experiment(exp: Experiment,
     dirs = step_dirs(exp, runs_root)
     for s in exp.steps:
         p, sd = params[s.id], dirs[s.id]
-        sh = config_hash({"notebook": s.notebook, "params": p})  # the same work in a shared folder hashes alike
+        sh = step_hash(s, p)
         if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
         try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log, label=s.id)
@@ -552,7 +594,7 @@ def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=
     rows = []
     for e in exps:
         for s in e.steps:
-            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, {k: f"<--input {k}>" for k in e.needs} | (inputs or {}), e)
+            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {}), e)
             if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
             rows.append({"experiment": e.name, "title": e.title, "step": s.id, "notebook": s.notebook,
                          **_recipe_cols(p, smoke), "overrides": " ".join(p.get("overrides", []) or []),

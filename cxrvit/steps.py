@@ -68,8 +68,10 @@ def step_home(data_root=None, roots: dict | None = None, smoke: bool = False,
 
 # %% ../nbs/38_steps.ipynb #7d8e98ad
 def write_json(path: Path, obj) -> Path:
-    "Write JSON via a temporary file and a rename (a reader never sees half a file)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    "Write JSON via a temporary file and a rename (a reader never sees half a file); under torchrun, rank 0 only."
+    path = Path(path)
+    if int(os.environ.get("RANK", 0)) != 0: return path  # DDP peers of a launcher job write nothing
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(obj, indent=1, default=str))
     os.replace(tmp, path); return path
 
@@ -91,7 +93,7 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
                        smoke_n=SMOKE_N if smoke else None, transform=moco_transform(r) if moco else None)
     data = _data_record(run_dir, home, r, train=ds)
     res = (moco_pretrain if moco else pretrain)(r, ds, run_dir, device=device, resume=resume)
-    figs = {} if moco else reconstruction_figure(r, ds, run_dir)
+    figs = {} if moco or int(os.environ.get("RANK", 0)) != 0 else reconstruction_figure(r, ds, run_dir)
     m = {"pretrain": {"recipe": r.name, "method": "MoCo v2" if moco else "MAE", "epochs": res["epochs_done"],
                       "steps": res["global_step"], "loss_by_epoch": res["epoch_loss"],
                       "final_loss": (res["epoch_loss"] or [None])[-1], "checkpoint": res["checkpoint"],

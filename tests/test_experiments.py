@@ -64,7 +64,7 @@ def test_cli_lists_and_dry_runs_table1():
 def test_cli_user_errors_exit_2():
     r = cli("run", "no_such_experiment")
     assert r.returncode == 2 and "no experiment matches" in r.stderr
-    r = cli("run", "table1/vit_s_imagenet_sup")  # needs weights the user must supply
+    r = cli("run", "table1/resnet50_imagenet_byol")  # needs weights the user must supply (no default)
     assert r.returncode == 1 and "needs --input weights=PATH" in r.stdout + r.stderr
 
 
