@@ -1,7 +1,8 @@
 """Every real-data command of the README runs verbatim on a synthetic data home in the real layouts, with only
-these changes: /data → the test's home, --device cuda → cpu, --smoke added to `cxrvit run` commands that would
+these changes: /data → the test's home (and torch.hub's cache holding a locally made DenseNet-121 file for the
+row that names torchvision's weights), --device cuda → cpu, --smoke added to `cxrvit run` commands that would
 train at full size, outputs (--runs, DEMO_ARGS=--out) redirected into the test's folder."""
-import os, re, shlex, subprocess, sys
+import os, re, shlex, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,9 @@ def test_readme_has_the_real_data_commands():
 def test_readme_commands_run_on_a_real_layout(world, tmp_path):
     "Shares the session's data home and runs folder: entries the registry test ran are skipped by config hash."
     home, w, env = world["home"], world["w"], {**os.environ, **world["env"]}
+    hub = tmp_path / "torch" / "hub" / "checkpoints"; hub.mkdir(parents=True)  # rows that name torchvision weights
+    shutil.copy(w["densenet"], hub / "densenet121-a639ec97.pth")  # find them in torch.hub's cache, as offline
+    env.update(TORCH_HOME=str(tmp_path / "torch"), CXRVIT_OFFLINE="1", HF_HUB_OFFLINE="1")
     for cmd in readme_commands():
         args = adapt(cmd, home, w, tmp_path, world["runs"])
         r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
