@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .core import cache_home  # the one home of generated data (also imported from here)
 from .datahome import DataHome, classifier_data, describe_data, pretrain_data, resolve_data_home
 from .engine import load_checkpoint, read_log
 from .evaluate import compare_predictions, load_predictions, predict, save_predictions, summarize
@@ -26,7 +27,7 @@ from .moco import moco_pretrain, moco_transform
 from .recipes import LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override, recipe_from_dict
 
 # %% auto #0
-__all__ = ['SMOKE_EPOCHS', 'SMOKE_N', 'step_recipe', 'cache_home', 'synthetic_home', 'step_home', 'write_json', 'pretrain_step',
+__all__ = ['SMOKE_EPOCHS', 'SMOKE_N', 'step_recipe', 'synthetic_home', 'step_home', 'write_json', 'pretrain_step',
            'reconstruction_figure', 'classifier_step', 'fit_batch', 'eval_log', 'Evaluation', 'evaluate_step', 'Report',
            'report_step', 'effective_config']
 
@@ -44,10 +45,6 @@ def step_recipe(name: str,  # a recipe name
     return r.replace(epochs=e, warmup_epochs=min(r.warmup_epochs, e / 2), save_every=1)
 
 # %% ../nbs/38_steps.ipynb #926a1e99
-def cache_home() -> Path:
-    "Where cxrvit keeps generated data: $CXRVIT_CACHE, else ~/.cache/cxrvit."
-    return Path(os.environ.get("CXRVIT_CACHE") or Path.home() / ".cache" / "cxrvit")
-
 def synthetic_home(n: int = 256, size: int = 64, seed: int = 0) -> DataHome:
     "A synthetic data home (all four datasets in their real layouts), made once in the cache."
     from cxrvit import fixtures, synth
