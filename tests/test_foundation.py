@@ -139,3 +139,30 @@ def test_no_cell_mixes_imports_with_code():
             imports = [l for l in lines if re.match(r"\s*(import \S|from \S+ import )", l)]
             if imports and (len(imports) < len(lines) or any(";" in l for l in imports)): bad.append(f"{p.name} cell {i}: {imports[0].strip()}")
     assert not bad, "move these imports into the notebook's import cell: " + "; ".join(bad)
+
+
+def module_order(root=ROOT):
+    "Imports inside `cxrvit` that run against the notebook numbering: (importer notebook, imported notebook)."
+    nb_of = {}
+    for p in sorted((root / "nbs").glob("*.ipynb")):
+        m = re.search(r"#\|\s*default_exp\s+(\w+)", p.read_text())
+        if m: nb_of[m.group(1)] = p.name
+    bad = []
+    for mod, nb in nb_of.items():
+        src = (root / "cxrvit" / f"{mod}.py").read_text()
+        bad += [(nb, nb_of[d]) for d in sorted(set(re.findall(r"from \.(\w+) import", src)))
+                if d in nb_of and nb_of[d] > nb]
+    return bad
+
+
+def test_imports_follow_notebook_numbering():
+    "A module may import only modules of notebooks numbered before it, so the docs read in data-flow order."
+    assert module_order() == [], "imports against the numbering (importer, imported): rename or move code"
+
+
+def test_import_order_check_catches_a_backward_import(tmp_path):
+    (tmp_path / "nbs").mkdir(); (tmp_path / "cxrvit").mkdir()
+    for nb, mod, src in [("01_a.ipynb", "a", "from .b import f\n"), ("02_b.ipynb", "b", "")]:
+        (tmp_path / "nbs" / nb).write_text(json.dumps({"cells": [{"source": f"#| default_exp {mod}"}]}))
+        (tmp_path / "cxrvit" / f"{mod}.py").write_text(src)
+    assert module_order(tmp_path) == [("01_a.ipynb", "02_b.ipynb")]
