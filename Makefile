@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-$(shell cat settings.ini setup.py | sha256sum | cut
 DATA   ?=
 DEMO_ARGS ?=
 export PYTHONUNBUFFERED := 1
+# OpenMP waiters sleep instead of spinning: see cxrvit/__init__.py and bench/omp_wait.py
+export OMP_WAIT_POLICY ?= PASSIVE
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-slow lab bench clean-runs
