@@ -80,7 +80,7 @@ def visit(d, url):
     for _ in range(100):
         if d.execute_script("return document.readyState") == "complete": break
         time.sleep(0.05)
-    time.sleep(0.2)  # scripts that run on load
+    time.sleep(0.1)  # scripts that run on load
     return [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
 
 
@@ -141,30 +141,32 @@ def _shot(d, name):
 def test_mae_page_shows_forward_encoder_and_a_figure(site, browser):
     from selenium.webdriver.common.by import By
     url = site["base"] + site["pages"]["11_mae.ipynb"]
-    assert visit(browser, url) == []
+    errors = visit(browser, url + "#maskedautoencodervit.forward_encoder")
+    _shot(browser, "mae")
+    assert errors == []
     h = browser.find_elements(By.ID, "maskedautoencodervit.forward_encoder")
     assert h and h[0].is_displayed(), "no show_doc entry for MaskedAutoencoderViT.forward_encoder"
     assert figures(browser) >= 1, "no saved figure on the MAE page"
-    browser.get(url + "#maskedautoencodervit.forward_encoder"); time.sleep(0.3)
-    _shot(browser, "mae")
 
 
 def test_tour_shows_reconstruction_and_verdict(site, browser):
     from selenium.webdriver.common.by import By
     assert "00_tour.ipynb" in site["pages"], "no tour page (nbs/00_tour.ipynb)"
-    assert visit(browser, site["base"] + site["pages"]["00_tour.ipynb"]) == []
+    errors = visit(browser, site["base"] + site["pages"]["00_tour.ipynb"])
+    _shot(browser, "tour")
+    assert errors == []
     assert figures(browser) >= 1, "the tour shows no figure (its reconstruction)"
     text = browser.find_element(By.TAG_NAME, "body").text.lower()
     assert "reconstruct" in text and "verdict" in text, "the tour names no reconstruction or verdict"
-    _shot(browser, "tour")
 
 
 def test_front_page_leads_to_the_tour(site, browser):
     from selenium.webdriver.common.by import By
-    assert visit(browser, site["base"] + "index.html") == []
+    errors = visit(browser, site["base"] + "index.html")
+    _shot(browser, "front")
+    assert errors == []
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "article a")]
     assert any(site["pages"].get("00_tour.ipynb", "?") in (l or "") for l in links), "no link to the tour"
-    _shot(browser, "front")
 
 
 def test_search_finds_the_masking_page(site, browser):

@@ -14,7 +14,7 @@
     python tools/docs.py                  # as `make docs`
     python tools/docs.py --fallback       # the mkdocs site even where quarto exists
 """
-import argparse, html, json, os, re, shutil, sys
+import argparse, html, json, os, re, shutil, sys, time
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -60,7 +60,9 @@ def proc_nbs():
     "nbdev_proc_nbs into _proc/, with nbdev's quarto installer (sudo, then pip install -e) switched off."
     import nbdev.quarto as q
     q._ensure_quarto = lambda: None
+    t0 = time.time()
     q.nbdev_proc_nbs.__wrapped__()
+    print(f"docs: nbdev_proc_nbs in {time.time() - t0:.0f}s", flush=True)
     return PROC
 
 
@@ -161,9 +163,11 @@ def build_fallback(site=SITE, proc=PROC, work=WORK):
     "Render the processed notebooks with mkdocs-material into `site`."
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
+    t0 = time.time()
     nav = stage(proc, work)
     cfg = load_config(str(ROOT / "mkdocs.yml"), docs_dir=str(work), site_dir=str(site), nav=nav)
     build(cfg)
+    print(f"docs: mkdocs built {site} in {time.time() - t0:.0f}s", flush=True)
     return Path(site)
 
 
@@ -173,6 +177,14 @@ def pandoc_id(text):
     s = re.sub(r"[^\w\s.\-]", "", text.lower())
     s = re.sub(r"^[^a-z]+", "", re.sub(r"\s", "-", s.strip()))
     return s or "section"
+
+
+def on_config(config):
+    """mkdocs-jupyter converts each notebook twice, the second time (to markdown) only for its table of contents;
+    on_page_content builds that from the HTML, so the second conversion is skipped (mkdocs-jupyter 0.26.3)."""
+    import mkdocs_jupyter.plugin as mj
+    mj._get_nb_toc_tokens = lambda fpath, toc_depth: ([], None)  # (toc tokens, title): the nav gives titles
+    return config
 
 
 _HEAD = re.compile(r"<h([1-6])([^>]*?)\sid=\"([^\"]*)\"([^>]*)>(.*?)</h\1>", re.S)
