@@ -121,6 +121,24 @@ def test_sidebar_lists_every_notebook():
     assert docs.sidebar_problems() == [], "fix nbs/sidebar.yml"
 
 
+def test_proc_nbs_installs_nothing_without_quarto(monkeypatch):
+    "nbdev's entry point would run `sudo dpkg -i` and `pip install -e` when quarto is missing; ours must not."
+    import nbdev.doclinks, nbdev.quarto as q
+    def install(*a, **k): raise AssertionError("nbdev tried to install quarto and the project")
+    def nothing(*a, **k): pass
+    install.__wrapped__, nothing.__wrapped__ = install, nothing  # nbdev calls its commands' __wrapped__
+    monkeypatch.setattr(q, "install", install); monkeypatch.setattr(q, "install_quarto", install)
+    monkeypatch.setattr(q, "system", install)
+    monkeypatch.setattr(q.shutil, "which", lambda name, *a, **k: None)  # no quarto on PATH
+    ran = []
+    for name in ("refresh_quarto_yml", "nbdev_sidebar"): monkeypatch.setattr(q, name, nothing)
+    monkeypatch.setattr(nbdev.doclinks, "_build_modidx", lambda *a, **k: None)
+    monkeypatch.setattr(q, "proc_nbs", lambda *a, **k: ran.append(1) or docs.PROC)
+    monkeypatch.setattr(q, "_ensure_quarto", q._ensure_quarto)  # undo docs.proc_nbs's switch after the test
+    docs.proc_nbs()
+    assert ran == [1]
+
+
 def test_no_broken_internal_links(site):
     assert docs.check_site(site["dir"]) == []
 

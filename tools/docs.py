@@ -275,7 +275,9 @@ def main():
     proc_nbs()
     if shutil.which("quarto") and not a.fallback:
         from nbdev.quarto import nbdev_docs
-        nbdev_docs.__wrapped__()
+        readme = (ROOT / "README.md").read_bytes()
+        try: nbdev_docs.__wrapped__()
+        finally: (ROOT / "README.md").write_bytes(readme)  # README.md is tools/readme.py's, not quarto's
         site = SITE
     else:
         print("docs: quarto not found; rendering _proc/ with mkdocs-material", flush=True)
