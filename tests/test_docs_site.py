@@ -140,7 +140,9 @@ def test_proc_nbs_installs_nothing_without_quarto(monkeypatch):
 
 
 def test_no_broken_internal_links(site):
-    assert docs.check_site(site["dir"]) == []
+    warn = []
+    assert docs.check_site(site["dir"], warn=warn) == []
+    for w in warn: print(f"nbdev's link has no anchor on its page: {w}")
 
 
 def test_every_page_loads_without_console_errors(site, browser):
@@ -213,7 +215,8 @@ def test_checks_on_a_throwaway_site(tmp_path, browser):
     "Two processed notebooks through the same staging and mkdocs build: figure, link, anchor and search work."
     proc = tmp_path / "proc"; (proc / "sub").mkdir(parents=True)
     fm = {"cell_type": "raw", "metadata": {}, "source": "---\ntitle: Alpha page\noutput-file: alpha.html\n---\n"}
-    (proc / "a.ipynb").write_text(json.dumps(_nb([fm, _md("## Zebra crossing\n\nSee [b](sub/b.ipynb#the-end)."),
+    (proc / "a.ipynb").write_text(json.dumps(_nb([fm, _md("## Zebra crossing\n\nSee [b](sub/b.ipynb#the-end) and "
+        f"[`bee`]({docs.DOC_URL}sub/b.html#bee)."),
         _code("#| echo: false\nshow()", [{"output_type": "display_data", "metadata": {},
               "data": {"image/png": _PNG, "text/plain": "<Figure>"}}])])))
     (proc / "sub" / "b.ipynb").write_text(json.dumps(_nb([_md("# Bee\n\n## The end\n\nBack to [a](../a.ipynb).")])))
@@ -227,6 +230,7 @@ def test_checks_on_a_throwaway_site(tmp_path, browser):
         assert visit(browser, base + "alpha.html") == [] and figures(browser) == 1
         assert "show()" not in browser.page_source, "an `#| echo: false` cell showed its code"
         assert 'href="sub/b.html#the-end"' in browser.page_source
+        assert '<a class="nbdev-doclink" href="sub/b.html#bee"><code>bee</code></a>' in browser.page_source
         assert any("alpha.html" in l for l in search(browser, base, "zebra"))
     finally: srv.shutdown()
 
@@ -236,9 +240,13 @@ def test_checks_catch_faults(tmp_path, browser):
     (tmp_path / "ok.html").write_text('<h2 id="here">x</h2>')
     (tmp_path / "bad.html").write_text(
         '<script>console.error("boom")</script><a href="ok.html#nowhere">a</a><a href="gone.html">b</a>'
-        '<div class="jp-OutputArea-output"><img src="missing.png"></div>')
-    broken = docs.check_site(tmp_path)
+        '<div class="jp-OutputArea-output"><img src="missing.png"></div>'
+        '<a class="nbdev-doclink" href="ok.html#no_show_doc">m</a><a class="nbdev-doclink" href="nopage.html">p</a>')
+    warn = []
+    broken = docs.check_site(tmp_path, warn=warn)
     assert any("ok.html#nowhere" in b for b in broken) and any("gone.html" in b for b in broken), broken
+    assert any("nopage.html" in b for b in broken) and not any("no_show_doc" in b for b in broken), broken
+    assert warn == ["bad.html: ok.html#no_show_doc (no #no_show_doc on ok.html)"], warn  # nbdev's link: a warning
     base, srv = serve(tmp_path)
     try:
         errors = visit(browser, base + "bad.html")
