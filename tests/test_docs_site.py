@@ -145,6 +145,10 @@ def test_no_broken_internal_links(site):
     for w in warn: print(f"nbdev's link has no anchor on its page: {w}")
 
 
+def test_every_api_entry_once(site):
+    assert docs.api_twice(site["dir"]) == [], "drop the explicit show_doc of these @patch methods"
+
+
 def test_every_page_loads_without_console_errors(site, browser):
     t0, pages = time.time(), sorted(p.relative_to(site["dir"]).as_posix() for p in site["dir"].rglob("*.html"))
     pages.remove("index.html"); pages.insert(0, "index.html")
@@ -224,7 +228,9 @@ def test_checks_on_a_throwaway_site(tmp_path, browser):
     (proc / "sidebar.yml").write_text("website:\n  sidebar:\n    contents:\n      - section: One\n        contents:\n"
                                       "          - index.ipynb\n          - a.ipynb\n          - sub/b.ipynb\n")
     out = docs.build_fallback(tmp_path / "site", proc, tmp_path / "src")
-    assert docs.check_site(out) == []
+    assert docs.check_site(out) == [] and docs.api_twice(out) == []
+    (out / "twice.html").write_text("<h3 id='f'>f<a class='anchor-link'>¶</a></h3><h3 id='f-1'>f</h3><h2>A b</h2>")
+    assert docs.api_twice(out) == ["twice.html: f"]
     base, srv = serve(out)
     try:
         assert visit(browser, base + "alpha.html") == [] and figures(browser) == 1

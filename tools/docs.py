@@ -272,6 +272,19 @@ def _broken(page, ref, site, cache, doc_url):
     return None
 
 
+def api_twice(site=SITE):
+    """API entries shown twice on one page, as 'page: name'. nbdev 2.4.14 adds a show_doc after every `@patch`
+    cell on its own (its name check misses `Class.method`), so an explicit `show_doc(Class.method)` for a
+    patched method doubles the entry: keep those only for methods written inside their class."""
+    out = []
+    for page in sorted(Path(site).rglob("*.html")):
+        names = [html.unescape(re.sub(r"<[^>]+>|¶", "", m)).strip()
+                 for m in re.findall(r"<h[34][^>]*>(.*?)</h[34]>", page.read_text(encoding="utf-8"), re.S)]
+        names = [n for n in names if n and " " not in n]  # API names; section titles have spaces
+        out += [f"{page.relative_to(site)}: {n}" for n in sorted({n for n in names if names.count(n) > 1})]
+    return out
+
+
 # ---- make docs ------------------------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
