@@ -1,17 +1,19 @@
-# The two commands of the README: `make demo` (the main job) and `make test` (every test).
-# Both set up .venv first; setup is skipped while .venv matches settings.ini and setup.py.
+# The two commands of the README: `make demo` (the main job) and `make test` (every test); `make nbs` re-executes
+# the notebooks and saves their outputs, `make docs` builds the docs site into _docs/ (tools/docs.py says how).
+# All set up .venv first; setup is skipped while .venv matches settings.ini and setup.py.
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat settings.ini setup.py | sha256sum | cut -c1-16)
 DATA   ?=
 DEMO_ARGS ?=
+NBS ?=
 export PYTHONUNBUFFERED := 1
 # OpenMP waiters sleep instead of spinning: see cxrvit/__init__.py and bench/omp_wait.py
 export OMP_WAIT_POLICY ?= PASSIVE
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-slow lab bench clean-runs
+.PHONY: setup demo test test-slow nbs docs lab bench clean-runs
 
 setup: $(STAMP)
 
@@ -31,6 +33,12 @@ test: setup
 
 test-slow: setup
 	$(PY) tools/test_all.py --flags "slow"
+
+nbs: setup
+	$(PY) tools/run_nbs.py $(NBS)
+
+docs: setup
+	$(PY) tools/docs.py
 
 lab: setup
 	$(VENV)/bin/jupyter lab nbs

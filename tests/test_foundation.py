@@ -118,9 +118,39 @@ def test_execution_counts_fail_as_unclean(tmp_path):
     assert r.returncode != 0 and "notebooks unclean" in r.stdout, r.stdout + r.stderr
 
 
-def test_notebooks_stay_small():
-    big = {str(p.relative_to(ROOT)): p.stat().st_size for p in (ROOT / "nbs").rglob("*.ipynb") if p.stat().st_size > 100_000}
-    assert not big, f"notebooks over 100 KB (strip large outputs): {big}"
+def notebook_faults(nbs=ROOT / "nbs"):
+    """Teaching notebooks without a code-cell output, templates with outputs, notebooks over their size cap.
+    The caps (a default and its named exceptions) live in tools/run_nbs.py, which `make nbs` runs."""
+    sys.path.insert(0, str(ROOT / "tools")); import run_nbs
+    teach, bad = set(run_nbs.teaching_notebooks(nbs)), []
+    for p in sorted(Path(nbs).rglob("*.ipynb")):
+        rel, nb, size = p.relative_to(nbs).as_posix(), json.loads(p.read_text(encoding="utf-8")), p.stat().st_size
+        n = run_nbs.n_outputs(nb)
+        if p in teach and not n: bad.append(f"{rel}: no code-cell output (make nbs NBS=nbs/{rel})")
+        if rel.startswith("experiments/") and n: bad.append(f"{rel}: a papermill template must stay output-free")
+        if size > run_nbs.size_cap(rel): bad.append(f"{rel}: {size:,} bytes, over its cap of {run_nbs.size_cap(rel):,}")
+    return bad
+
+
+def test_teaching_notebooks_hold_outputs_within_their_caps():
+    "Readers see results: every teaching notebook is saved with its outputs (`make nbs`), each under its cap."
+    bad = notebook_faults()
+    assert not bad, "; ".join(bad)
+
+
+def test_output_check_catches_a_notebook_without_outputs(tmp_path):
+    (tmp_path / "experiments").mkdir()
+    nb = json.loads((ROOT / "nbs" / "00_core.ipynb").read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    for c in nb["cells"]: c["outputs"] = [] if c["cell_type"] == "code" else c.get("outputs")
+    (tmp_path / "00_core.ipynb").write_text(json.dumps(nb))
+    assert notebook_faults(tmp_path) == ["00_core.ipynb: no code-cell output (make nbs NBS=nbs/00_core.ipynb)"]
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * 200_000}]
+    (tmp_path / "00_core.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "experiments" / "t.ipynb").write_text(json.dumps({**nb, "cells": [code]}))
+    faults = notebook_faults(tmp_path)
+    assert [f.split(":")[0] for f in faults] == ["00_core.ipynb", "experiments/t.ipynb", "experiments/t.ipynb"], faults
+    assert "over its cap of 150,000" in faults[0] and "output-free" in faults[1], faults
 
 
 def test_readme_is_rendered_from_index():
