@@ -17,9 +17,10 @@ from .core import project_root
 __all__ = ['MANIFEST_NAMES', 'manifest_dir', 'Manifest', 'load_manifest', 'sha256_file', 'split_matches_manifest',
            'pretrain_counts']
 
-# %% ../nbs/01_manifest.ipynb #5bdc1f2d
+# %% ../nbs/01_manifest.ipynb #7531e568
 MANIFEST_NAMES = ("nih", "chexpert", "mimic_cxr", "covidx", "pretrain")
 
+# %% ../nbs/01_manifest.ipynb #318bcd30
 def manifest_dir() -> Path:
     "The folder holding the dataset manifests."
     if os.environ.get("CXRVIT_MANIFEST_DIR"): return Path(os.environ["CXRVIT_MANIFEST_DIR"])
@@ -31,7 +32,7 @@ def manifest_dir() -> Path:
     raise FileNotFoundError(f"no data_manifest folder found (looked in {[str(c) for c in cands]}); "
                             "set CXRVIT_MANIFEST_DIR or run inside the cxrvit checkout")
 
-# %% ../nbs/01_manifest.ipynb #35e65876
+# %% ../nbs/01_manifest.ipynb #76e8ccda
 @dataclass
 class Manifest:
     "One dataset's facts, as read from `data_manifest/<name>.yaml`."
@@ -51,16 +52,18 @@ class Manifest:
     def norm_stats(self, stage: str = "finetune") -> tuple[tuple[float, ...], tuple[float, ...]]:
         "(mean, std) per channel for `stage` (pretrain or finetune)."
         if stage not in self.norm:
-            raise KeyError(f"manifest {self.name!r} has no normalisation for stage {stage!r}; has {sorted(self.norm)}")
+            raise KeyError(f"manifest {self.name!r} has no normalisation for stage {stage!r}; "
+                           f"has {sorted(self.norm)}")
         return tuple(self.norm[stage]["mean"]), tuple(self.norm[stage]["std"])
 
     def split(self, name: str) -> dict:
         "The definition of split `name`."
         if name not in self.splits:
-            raise KeyError(f"manifest {self.name!r} has no split {name!r}; splits are {sorted(self.splits)}")
+            raise KeyError(f"manifest {self.name!r} has no split {name!r}; "
+                           f"splits are {sorted(self.splits)}")
         return self.splits[name]
 
-# %% ../nbs/01_manifest.ipynb #0390575e
+# %% ../nbs/01_manifest.ipynb #c091e6b8
 @lru_cache(maxsize=None)
 def _read_yaml(path: Path) -> dict:
     with open(path) as f: return yaml.safe_load(f)
@@ -73,11 +76,12 @@ def load_manifest(name: str,  # "nih", "chexpert", "mimic_cxr", "covidx" or "pre
     if not p.exists():
         raise FileNotFoundError(f"no manifest {p}; known datasets: {', '.join(MANIFEST_NAMES)}")
     d = _read_yaml(p.resolve())
-    if d.get("name") != name: raise ValueError(f"{p}: field name={d.get('name')!r}, expected {name!r}")
+    if d.get("name") != name:
+        raise ValueError(f"{p}: field name={d.get('name')!r}, expected {name!r}")
     keys = ("title", "source", "access", "labels", "splits", "norm", "images")
     return Manifest(name=name, raw=d, **{k: d[k] for k in keys if k in d})
 
-# %% ../nbs/01_manifest.ipynb #355cc125
+# %% ../nbs/01_manifest.ipynb #ba263380
 def sha256_file(path: Path | str,  # file to hash
                 chunk: int = 1 << 20) -> str:
     "Hex sha256 of a file's bytes."
@@ -86,6 +90,7 @@ def sha256_file(path: Path | str,  # file to hash
         for b in iter(lambda: f.read(chunk), b""): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/01_manifest.ipynb #db1e8bda
 def split_matches_manifest(path: Path | str,  # a split list on disk
                            dataset: str = "nih",  # manifest name
                            split: str = "train",  # split name in the manifest
@@ -93,14 +98,14 @@ def split_matches_manifest(path: Path | str,  # a split list on disk
     "True when the file's sha256 equals the manifest's pin for that split."
     return sha256_file(path) == load_manifest(dataset).split(split).get("sha256")
 
-# %% ../nbs/01_manifest.ipynb #d4521cc9
+# %% ../nbs/01_manifest.ipynb #9be3e95f
 def pretrain_counts(corpus: str = "xray_0.3m") -> dict:
-    "Expected image count per part of a pre-training corpus, from the manifests (None where unknown)."
+    "Expected image count per part of a pre-training corpus, from the manifests (None: unknown)."
     out = {}
     for part in load_manifest("pretrain")["corpora"][corpus]["parts"]:
         m, s = load_manifest(part["dataset"]), part["split"]
         if part["dataset"] == "chexpert": n = m.split(s).get("frontal_rows")
-        elif part["dataset"] == "mimic_cxr": n = None  # AP/PA share of the train split is not published
+        elif part["dataset"] == "mimic_cxr": n = None  # AP/PA share of its train split: unpublished
         else: n = m.split(s).get("rows")
         out[f"{part['dataset']}/{s}"] = n
     return out
