@@ -11,28 +11,26 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'MIN_SIDE', 'MAX_ASPECT', 'ImageError', 'DegenerateImageWarning', 'max_pixels', 'check_pixels',
+__all__ = ['MAX_PIXELS', 'MIN_SIDE', 'MAX_ASPECT', 'ImageError', 'max_pixels', 'check_pixels', 'DegenerateImageWarning',
            'degenerate', 'scale_to_uint8', 'used_bits', 'to_gray8', 'read_dicom', 'load_image', 'image_info']
 
-# %% ../nbs/02_images.ipynb #909857d9
+# %% ../nbs/02_images.ipynb #cd584737
 class ImageError(OSError):
-    "An image that cannot be read: missing, not an image, truncated, too large or an unsupported mode."
+    "An unreadable image: missing, not an image, truncated, too large or an unsupported mode."
     def __init__(self, path, reason: str):
         self.path, self.reason = str(path), reason
         super().__init__(f"{path}: {reason}")
-    def __reduce__(self): return (type(self), (self.path, self.reason))  # survives the trip back from a worker
+    def __reduce__(self): return (type(self), (self.path, self.reason))  # survives pickling
 
-# %% ../nbs/02_images.ipynb #9c7ae627
+# %% ../nbs/02_images.ipynb #5386561e
 MAX_PIXELS = 2 ** 26  # default pixel limit (8192²)
-MIN_SIDE, MAX_ASPECT = 32, 4.0  # smaller sides / longer shapes are flagged as degenerate
 
-class DegenerateImageWarning(UserWarning):
-    "An image whose size is implausible for a chest X-ray (tiny side or extreme aspect ratio)."
-
+# %% ../nbs/02_images.ipynb #b26af4da
 def max_pixels() -> int:
     "The pixel limit: `$CXRVIT_MAX_PIXELS` if set, else `MAX_PIXELS`."
     return int(os.environ.get("CXRVIT_MAX_PIXELS") or MAX_PIXELS)
 
+# %% ../nbs/02_images.ipynb #b8e22177
 def check_pixels(path, size: tuple[int, int]):
     "Raise ImageError naming `path` when width × height exceeds `max_pixels()`."
     w, h = size
@@ -40,31 +38,41 @@ def check_pixels(path, size: tuple[int, int]):
         raise ImageError(path, f"{w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels():,} "
                                f"(set CXRVIT_MAX_PIXELS to allow larger images)")
 
+# %% ../nbs/02_images.ipynb #a510730a
+class DegenerateImageWarning(UserWarning):
+    "An image whose size is implausible for a chest X-ray (tiny side or extreme aspect ratio)."
+
+# %% ../nbs/02_images.ipynb #4afe5193
+MIN_SIDE, MAX_ASPECT = 32, 4.0  # smaller sides / longer shapes are flagged as degenerate
+
 def degenerate(size: tuple[int, int]) -> str | None:
     "Why a (width, height) is implausible for a chest X-ray, or None."
     w, h = size
     if min(w, h) < MIN_SIDE: return f"degenerate size {w}x{h}: a side under {MIN_SIDE} pixels"
-    if max(w, h) > MAX_ASPECT * min(w, h): return f"degenerate size {w}x{h}: aspect ratio above {MAX_ASPECT:g}"
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        return f"degenerate size {w}x{h}: aspect ratio above {MAX_ASPECT:g}"
     return None
 
-# %% ../nbs/02_images.ipynb #5e06b072
-_HIGH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": None, "F": None}
-
+# %% ../nbs/02_images.ipynb #d6e48be6
 def scale_to_uint8(a: np.ndarray,  # integer or float pixels
-                   maxval: float | None = None,  # the value mapped to 255; None = the image's own range
+                   maxval: float | None = None,  # the value mapped to 255; None: the image's range
                   ) -> np.ndarray:
-    "Linear map to uint8: [0, maxval] → [0, 255] (or [min, max] → [0, 255] when maxval is None); never clips."
+    "Linear map to uint8: [0, maxval] → [0, 255] ([min, max] when maxval is None); never clips."
     a = a.astype(np.float64)
     lo, hi = (0.0, float(maxval)) if maxval else (float(a.min()), float(a.max()))
     if hi <= lo: return np.zeros(a.shape, np.uint8)
     return np.round((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
+# %% ../nbs/02_images.ipynb #6453501d
 def used_bits(a: np.ndarray) -> int:
     "Bits an integer image actually uses: the bit length of its maximum, at least 8."
     return max(8, int(max(int(a.max()), 0)).bit_length()) if a.size else 8
 
+# %% ../nbs/02_images.ipynb #b24a6a44
+_HIGH = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": None, "F": None}
+
 def to_gray8(img: Image.Image) -> Image.Image:
-    "Any PIL mode → 8-bit 'L' (16-bit scaled by the bits it uses, 32-bit/float by the image's range)."
+    "Any PIL mode → 8-bit 'L' (16-bit scaled by the bits it uses, 32-bit/float by its range)."
     if img.mode == "L": return img
     if img.mode in _HIGH:
         a = np.asarray(img)
@@ -72,27 +80,33 @@ def to_gray8(img: Image.Image) -> Image.Image:
     if img.mode in ("P", "PA"): img = img.convert("RGBA")
     return img.convert("L")
 
-# %% ../nbs/02_images.ipynb #566c5c3e
+# %% ../nbs/02_images.ipynb #07a30f60
 def _is_dicom(path: Path) -> bool:
     if path.suffix.lower() in (".dcm", ".dicom"): return True
     with open(path, "rb") as f: head = f.read(132)
     return head[128:132] == b"DICM"
 
+def _dicom_fail(path, e: Exception) -> ImageError:
+    return ImageError(path, f"unreadable DICOM ({type(e).__name__}: {e})")
+
 def read_dicom(path: Path | str) -> Image.Image:
     "A DICOM file as an 8-bit 'L' image (MONOCHROME1 inverted)."
     import pydicom
     try: ds = pydicom.dcmread(str(path))
-    except Exception as e: raise ImageError(path, f"unreadable DICOM ({type(e).__name__}: {e})") from e
-    if hasattr(ds, "Rows") and hasattr(ds, "Columns"): check_pixels(path, (int(ds.Columns), int(ds.Rows)))
+    except Exception as e: raise _dicom_fail(path, e) from e
+    if hasattr(ds, "Rows") and hasattr(ds, "Columns"):
+        check_pixels(path, (int(ds.Columns), int(ds.Rows)))
     try: a = ds.pixel_array
-    except Exception as e: raise ImageError(path, f"unreadable DICOM ({type(e).__name__}: {e})") from e
-    if a.ndim != 2: raise ImageError(path, f"DICOM pixel array has shape {a.shape}; expected one 2-D grayscale frame")
+    except Exception as e: raise _dicom_fail(path, e) from e
+    if a.ndim != 2:
+        raise ImageError(path, f"DICOM pixel array has shape {a.shape}; "
+                               f"expected one 2-D grayscale frame")
     bits = int(getattr(ds, "BitsStored", 8 * a.dtype.itemsize))
     g = scale_to_uint8(a, 2 ** bits - 1) if a.dtype.kind in "ui" else scale_to_uint8(a)
     if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1": g = 255 - g
     return Image.fromarray(g, "L")
 
-# %% ../nbs/02_images.ipynb #b832afd5
+# %% ../nbs/02_images.ipynb #01722eb1
 def _open_pil(path: Path) -> Image.Image:
     try:
         with Image.open(path) as im:
@@ -100,18 +114,21 @@ def _open_pil(path: Path) -> Image.Image:
             im.load()
             return im.copy() if im.mode != "P" else im.convert("RGBA")
     except ImageError: raise
-    except UnidentifiedImageError as e: raise ImageError(path, "not a readable image (corrupt or unknown format)") from e
-    except Image.DecompressionBombError as e: raise ImageError(path, f"too many pixels ({e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageError(path, "not a readable image (corrupt or unknown format)") from e
+    except Image.DecompressionBombError as e:
+        raise ImageError(path, f"too many pixels ({e})") from e
     except (OSError, SyntaxError, ValueError) as e:
         msg = str(e)
-        why = "truncated" if "truncated" in msg.lower() or "broken" in msg.lower() else "cannot decode"
+        broken = "truncated" in msg.lower() or "broken" in msg.lower()
+        why = "truncated" if broken else "cannot decode"
         raise ImageError(path, f"{why} ({msg})") from e
     except Exception as e: raise ImageError(path, f"cannot decode ({type(e).__name__}: {e})") from e
 
 def load_image(path: Path | str,  # image file: png, jpg, any PIL format, or DICOM
                channels: int = 3,  # 3 → "RGB" (gray replicated), 1 → "L"
               ) -> Image.Image:
-    "Open a chest X-ray as 8-bit 'RGB' (channels=3) or 'L' (channels=1); raise `ImageError` naming the file."
+    "Open a chest X-ray as 8-bit 'RGB' (channels=3) or 'L' (channels=1); errors name the file."
     if channels not in (1, 3): raise ValueError(f"channels must be 1 or 3, got {channels}")
     path = Path(path)
     if not path.is_file(): raise ImageError(path, "file not found")
@@ -122,28 +139,35 @@ def load_image(path: Path | str,  # image file: png, jpg, any PIL format, or DIC
     g = to_gray8(img)
     return g if channels == 1 else g.convert("RGB")
 
-# %% ../nbs/02_images.ipynb #701026e9
+# %% ../nbs/02_images.ipynb #a6d25056
+def _pil_info(p: Path, out: dict, decode: bool):
+    "Fill `out` with a PIL image's mode, size and, decoded, the bits a 16-bit file uses."
+    with Image.open(p) as im:
+        out.update(mode=im.mode, size=im.size)
+        check_pixels(p, im.size)
+        if not decode: return
+        im.load()
+        if im.mode in _HIGH and _HIGH[im.mode]:
+            b = out["bits"] = used_bits(np.asarray(im))
+            if b < 16:
+                out["warnings"].append(["high_bit_depth",
+                                        f"16-bit file using {b} bits; scaled by 2^{b} - 1"])
+
 def image_info(path: Path | str,  # image file
-               decode: bool = True,  # fully decode (catches truncation); False reads only the header
+               decode: bool = True,  # fully decode (catches truncation); False: the header only
               ) -> dict:
     "{'path', 'mode', 'size', 'bits', 'error', 'warnings'} for one image file; never raises."
-    out = {"path": str(path), "mode": None, "size": None, "bits": None, "error": None, "warnings": []}
+    out = {"path": str(path), "mode": None, "size": None, "bits": None, "error": None,
+           "warnings": []}
     try:
         p = Path(path)
         if not p.is_file(): raise ImageError(p, "file not found")
-        if _is_dicom(p): im = read_dicom(p); out.update(mode="DICOM", size=im.size)
-        else:
-            with Image.open(p) as im:
-                out.update(mode=im.mode, size=im.size); check_pixels(p, im.size)
-                if decode:
-                    im.load()
-                    if im.mode in _HIGH and _HIGH[im.mode]:
-                        out["bits"] = used_bits(np.asarray(im))
-                        if out["bits"] < 16: out["warnings"].append(
-                            ["high_bit_depth", f"16-bit file using {out['bits']} bits; scaled by 2^{out['bits']} - 1"])
+        if _is_dicom(p): out.update(mode="DICOM", size=read_dicom(p).size)
+        else: _pil_info(p, out, decode)
         why = degenerate(out["size"])
         if why: out["warnings"].append(["degenerate_size", why])
     except ImageError as e: out["error"] = e.reason
     except UnidentifiedImageError: out["error"] = "not a readable image (corrupt or unknown format)"
-    except Exception as e: out["error"] = f"{'truncated' if 'truncated' in str(e).lower() else 'cannot decode'} ({e})"
+    except Exception as e:
+        out["error"] = f"{'truncated' if 'truncated' in str(e).lower() else 'cannot decode'} ({e})"
     return out
