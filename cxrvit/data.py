@@ -29,13 +29,19 @@ __all__ = ['NIH_LABELS', 'CHEXPERT_LABELS', 'CHEXPERT_ALL_LABELS', 'COVIDX_LABEL
            'read_covidx_list', 'COVIDxDataset', 'PretrainCorpus', 'pretrain_corpus', 'verify_data', 'write_report',
            'check_splits', 'DataCheckError', 'require_clean_splits']
 
-# %% ../nbs/04_datasets.ipynb #9128e5b9
+# %% ../nbs/04_datasets.ipynb #6ded6226
 NIH_LABELS: list[str] = list(load_manifest("nih").labels)
-CHEXPERT_LABELS: list[str] = list(load_manifest("chexpert").labels)  # the 5 competition labels, paper order
-CHEXPERT_ALL_LABELS: list[str] = list(load_manifest("chexpert")["all_labels"])  # the 14 CheXpert observations
+
+# %% ../nbs/04_datasets.ipynb #2e660443
+CHEXPERT_LABELS: list[str] = list(load_manifest("chexpert").labels)  # 5 competition labels
+
+# %% ../nbs/04_datasets.ipynb #a47b8d51
+CHEXPERT_ALL_LABELS: list[str] = list(load_manifest("chexpert")["all_labels"])  # 14 observations
+
+# %% ../nbs/04_datasets.ipynb #7a8de673
 COVIDX_LABELS: list[str] = list(load_manifest("covidx").labels)
 
-# %% ../nbs/04_datasets.ipynb #6fba78ff
+# %% ../nbs/04_datasets.ipynb #13ee1a8e
 _NIH_ID = re.compile(load_manifest("nih").images["id_pattern"])
 
 def nih_patient_id(name: str,  # NIH file name, e.g. "00000001_000.png"
@@ -43,11 +49,14 @@ def nih_patient_id(name: str,  # NIH file name, e.g. "00000001_000.png"
                   ) -> int:
     "Patient id (int) from an NIH file name `<patient>_<follow-up>.png`."
     m = _NIH_ID.match(name)
-    if not m: raise ValueError(f"{where}image name {name!r} is not an NIH file name '<patient>_<follow-up>.png'")
+    if not m:
+        raise ValueError(f"{where}image name {name!r} is not an NIH file name "
+                         f"'<patient>_<follow-up>.png'")
     return int(m.group(1))
 
+# %% ../nbs/04_datasets.ipynb #decf72e0
 def read_split_list(path: Path | str,  # split list: lines "<file>.png l0 … l13"
-                    labels: Sequence[str] | None = None,  # label names in column order; default NIH_LABELS
+                    labels: Sequence[str] | None = None,  # in column order; default NIH_LABELS
                    ) -> pd.DataFrame:
     "A split list as a table: `image`, `patient_id` (int), then one 0/1 column per label."
     labels, path = list(labels or NIH_LABELS), Path(path)
@@ -57,27 +66,35 @@ def read_split_list(path: Path | str,  # split list: lines "<file>.png l0 … l1
             parts = line.split()
             if not parts: continue
             if len(parts) != len(labels) + 1 or any(p not in ("0", "1") for p in parts[1:]):
-                raise ValueError(f"{path}:{i}: expected '<image>.png' and {len(labels)} labels 0/1, got {line.strip()[:90]!r}")
-            pids.append(nih_patient_id(parts[0], f"{path}:{i}: ")); names.append(parts[0]); rows.append(parts[1:])
+                raise ValueError(f"{path}:{i}: expected '<image>.png' and {len(labels)} labels "
+                                 f"0/1, got {line.strip()[:90]!r}")
+            pids.append(nih_patient_id(parts[0], f"{path}:{i}: "))
+            names.append(parts[0])
+            rows.append(parts[1:])
     if not names: raise ValueError(f"{path}: no rows")
     df = pd.DataFrame(np.array(rows, dtype=np.int8), columns=labels)
-    df.insert(0, "patient_id", pids); df.insert(0, "image", names)
+    df.insert(0, "patient_id", pids)
+    df.insert(0, "image", names)
     return df
 
+# %% ../nbs/04_datasets.ipynb #10514814
 def read_image_list(path: Path | str) -> list[str]:
     "NIH's own name-only lists (`train_val_list.txt`, `test_list.txt`): one file name per line."
     out = []
     for i, line in enumerate(Path(path).read_text().splitlines(), 1):
         parts = line.split()
-        if len(parts) > 1: raise ValueError(f"{path}:{i}: expected one file name per line, got {line[:90]!r}")
-        if parts: nih_patient_id(parts[0], f"{path}:{i}: "); out.append(parts[0])
+        if len(parts) > 1:
+            raise ValueError(f"{path}:{i}: expected one file name per line, got {line[:90]!r}")
+        if parts:
+            nih_patient_id(parts[0], f"{path}:{i}: ")
+            out.append(parts[0])
     return out
 
-# %% ../nbs/04_datasets.ipynb #33f1f3e5
+# %% ../nbs/04_datasets.ipynb #4c5509d7
 def read_data_entry(path: Path | str,  # Data_Entry_2017*.csv(.gz)
                     labels: Sequence[str] | None = None,  # default NIH_LABELS
                    ) -> pd.DataFrame:
-    "NIH metadata as a table: `image`, `patient_id`, the label columns (0/1), then `follow_up, age, sex, view`."
+    "NIH metadata: `image`, `patient_id`, the label columns (0/1), `follow_up, age, sex, view`."
     labels, meta = list(labels or NIH_LABELS), load_manifest("nih")["metadata"]
     df = pd.read_csv(path)
     miss = [c for c in ("Image Index", "Finding Labels", "Patient ID") if c not in df.columns]
@@ -85,13 +102,15 @@ def read_data_entry(path: Path | str,  # Data_Entry_2017*.csv(.gz)
     y = df["Finding Labels"].fillna("").str.get_dummies(sep=meta["separator"])
     for bad in sorted(set(y.columns) - set(labels) - {meta["no_finding"]}):
         i = int(np.flatnonzero(y[bad].to_numpy())[0])
-        raise ValueError(f"{path}: line {i + 2} ({df['Image Index'].iat[i]}): unknown finding {bad!r}; known: {labels}")
+        raise ValueError(f"{path}: line {i + 2} ({df['Image Index'].iat[i]}): unknown finding "
+                         f"{bad!r}; known: {labels}")
     out = pd.DataFrame({"image": df["Image Index"], "patient_id": df["Patient ID"].astype(int)})
     for l in labels: out[l] = y[l].astype(np.int8) if l in y else np.int8(0)
-    ren = {"Follow-up #": "follow_up", "Patient Age": "age", "Patient Gender": "sex", "View Position": "view"}
+    ren = {"Follow-up #": "follow_up", "Patient Age": "age", "Patient Gender": "sex",
+           "View Position": "view"}
     return pd.concat([out, df[[c for c in ren if c in df]].rename(columns=ren)], axis=1)
 
-# %% ../nbs/04_datasets.ipynb #dddc8442
+# %% ../nbs/04_datasets.ipynb #a9a6359f
 def find_data_entry(root: Path | str) -> Path:
     "The NIH metadata file in `root` (names from the manifest, first found wins)."
     names = load_manifest("nih")["metadata"]["files"]
@@ -99,6 +118,7 @@ def find_data_entry(root: Path | str) -> Path:
         if (Path(root) / n).is_file(): return Path(root) / n
     raise FileNotFoundError(f"{root}: no NIH metadata file (looked for {', '.join(names)})")
 
+# %% ../nbs/04_datasets.ipynb #428d47ae
 def _layout_dirs(kind: str) -> str:
     "Folder (glob) of layout `kind` from the manifest: 'images' or 'images_*/images'."
     return str(Path(load_manifest("nih")["layouts"][kind]["glob"]).parent)
@@ -108,45 +128,56 @@ def nih_layout(root: Path | str) -> str:
     root = Path(root)
     if (root / _layout_dirs("flat")).is_dir(): return "flat"
     if any(p.is_dir() for p in root.glob(_layout_dirs("kaggle"))): return "kaggle"
-    raise FileNotFoundError(f"{root}: no NIH images: expected a folder {_layout_dirs('flat')}/ or {_layout_dirs('kaggle')}/")
+    raise FileNotFoundError(f"{root}: no NIH images: expected a folder {_layout_dirs('flat')}/ or "
+                            f"{_layout_dirs('kaggle')}/")
 
+# %% ../nbs/04_datasets.ipynb #7ce65d4b
 def scan_nih_images(root: Path | str) -> dict[str, list[Path]]:
     "Every PNG under the NIH image folder(s): file name -> paths (more than one = duplicate id)."
     root = Path(root)
-    dirs = [root / _layout_dirs("flat")] if nih_layout(root) == "flat" else sorted(root.glob(_layout_dirs("kaggle")))
+    flat = nih_layout(root) == "flat"
+    dirs = [root / _layout_dirs("flat")] if flat else sorted(root.glob(_layout_dirs("kaggle")))
     out: dict[str, list[Path]] = defaultdict(list)
     for d in dirs:
         for e in os.scandir(d):
             if e.name.lower().endswith(".png"): out[e.name].append(Path(e.path))
     return dict(out)
 
+# %% ../nbs/04_datasets.ipynb #244ab792
 def nih_paths(root: Path | str, names: Sequence[str]) -> list[Path]:
-    "Paths of the NIH images `names` (flat: no disk access; Kaggle: one scan; unknown names get a non-existent path)."
+    "Paths of the NIH images `names` (flat: no disk access; Kaggle: one scan; unknown: a non-path)."
     root = Path(root)
     if nih_layout(root) == "flat": return [root / _layout_dirs("flat") / n for n in names]
     idx = scan_nih_images(root)
     dup = [n for n in names if len(idx.get(n, ())) > 1]
-    if dup: raise ValueError(f"{root}: {len(dup)} image(s) in more than one images_0NN folder, e.g. {idx[dup[0]]}")
-    return [idx[n][0] if n in idx else root / _layout_dirs("kaggle").replace("*", "0NN") / n for n in names]
+    if dup:
+        raise ValueError(f"{root}: {len(dup)} image(s) in more than one images_0NN folder, "
+                         f"e.g. {idx[dup[0]]}")
+    unknown = root / _layout_dirs("kaggle").replace("*", "0NN")
+    return [idx[n][0] if n in idx else unknown / n for n in names]
 
-# %% ../nbs/04_datasets.ipynb #7dc6a483
+# %% ../nbs/04_datasets.ipynb #1cf3968e
 class ImageTableDataset(Dataset):
-    "Items `(image [C,H,W], target [K], image_id)` from a table (one row per item) and the matching file paths."
+    "Items `(image [C,H,W], target [K], image_id)` from a table (one row per item) and file paths."
     def __init__(self, table: pd.DataFrame,  # columns image, patient_id, then the label columns
                  paths: Sequence[Path | str],  # one file per table row
-                 labels: Sequence[str] = (),  # label columns in output order; () = image-only (empty target)
+                 labels: Sequence[str] = (),  # label columns in output order; () = image-only
                  transform: Callable | None = None,  # PIL image -> tensor; None = to_tensor
                  channels: int = 3,  # 3 (gray replicated) or 1
-                 on_error: str = "raise",  # "raise" or "skip" (substitute the next item and record the file)
-                 skip_log: Path | str | None = None,  # JSON-lines file that receives every skipped file
+                 on_error: str = "raise",  # "raise" or "skip" (the next item; the file is recorded)
+                 skip_log: Path | str | None = None,  # JSON-lines file receiving every skipped file
                  max_skips: int = 50,  # consecutive unreadable items tolerated before giving up
                 ):
-        if on_error not in ("raise", "skip"): raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if len(paths) != len(table): raise ValueError(f"{len(paths)} paths for {len(table)} table rows")
-        self.table, self.paths, self.labels = table.reset_index(drop=True), [Path(p) for p in paths], list(labels)
-        self.targets = torch.tensor(self.table[self.labels].to_numpy(np.float32)) if self.labels else torch.zeros(len(table), 0)
-        self.transform, self.channels, self.on_error, self.max_skips = transform, channels, on_error, max_skips
-        self.skip_log, self.skipped = skip_log, []
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if len(paths) != len(table):
+            raise ValueError(f"{len(paths)} paths for {len(table)} table rows")
+        self.table, self.paths = table.reset_index(drop=True), [Path(p) for p in paths]
+        self.labels = list(labels)
+        self.targets = (torch.tensor(self.table[self.labels].to_numpy(np.float32)) if self.labels
+                        else torch.zeros(len(table), 0))  # [N, K]
+        self.transform, self.channels, self.on_error = transform, channels, on_error
+        self.max_skips, self.skip_log, self.skipped = max_skips, skip_log, []
 
     def __len__(self): return len(self.table)
 
@@ -162,20 +193,23 @@ class ImageTableDataset(Dataset):
             except ImageError as e:
                 if self.on_error == "raise": raise
                 self._record(k, i, e)
-        raise ImageError(self.paths[i], f"this and the next {self.max_skips} images are unreadable; giving up")
+        raise ImageError(self.paths[i],
+                         f"this and the next {self.max_skips} images are unreadable; giving up")
 
     def _record(self, k: int, asked: int, e: ImageError):
-        rec = {"index": k, "asked": asked, "image": str(self.table["image"].iat[k]), "path": e.path, "error": e.reason}
+        rec = {"index": k, "asked": asked, "image": str(self.table["image"].iat[k]), "path": e.path,
+               "error": e.reason}
         self.skipped.append(rec)
         warnings.warn(f"skipped unreadable image {e.path}: {e.reason}")
         if self.skip_log:
             with open(self.skip_log, "a") as f: f.write(json.dumps(rec) + "\n")
 
-    def __repr__(self): return f"{type(self).__name__}({len(self)} items, {len(self.labels)} labels)"
+    def __repr__(self):
+        return f"{type(self).__name__}({len(self)} items, {len(self.labels)} labels)"
 
-# %% ../nbs/04_datasets.ipynb #91dccd8a
+# %% ../nbs/04_datasets.ipynb #3a1735af
 def nih_table(root: Path | str,  # NIH root
-              split: str = "train",  # "train"/"val"/"test" (paper) or "train_val"/"nih_test" (NIH's lists)
+              split: str = "train",  # "train"/"val"/"test" (paper), "train_val"/"nih_test" (NIH's)
               split_file: Path | str | None = None,  # explicit list; overrides `split`
              ) -> pd.DataFrame:
     "The table (image, patient_id, 14 labels) of one NIH split."
@@ -184,34 +218,39 @@ def nih_table(root: Path | str,  # NIH root
     if split_file is None:
         if split in m.splits: split_file = root / m.split(split)["file"]
         elif split in off: split_file = root / off[split]["file"]
-        else: raise ValueError(f"unknown NIH split {split!r}: use one of {[*m.splits, *off]} or split_file=")
+        else: raise ValueError(f"unknown NIH split {split!r}: use one of {[*m.splits, *off]} "
+                               f"or split_file=")
     split_file = Path(split_file)
     if not split_file.is_file(): raise FileNotFoundError(f"NIH split list {split_file} not found")
     with open(split_file) as f: first = next((l for l in f if l.strip()), "")
     if len(first.split()) != 1: return read_split_list(split_file)
-    names, de = read_image_list(split_file), read_data_entry(find_data_entry(root)).set_index("image")
+    names = read_image_list(split_file)
+    de = read_data_entry(find_data_entry(root)).set_index("image")
     missing = [n for n in names if n not in de.index]
-    if missing: raise ValueError(f"{split_file}: {len(missing)} image(s) not in the metadata csv, e.g. {missing[:3]}")
+    if missing:
+        raise ValueError(f"{split_file}: {len(missing)} image(s) not in the metadata csv, "
+                         f"e.g. {missing[:3]}")
     return de.loc[names, ["patient_id", *NIH_LABELS]].reset_index()
 
+# %% ../nbs/04_datasets.ipynb #263bba82
 class NIHDataset(ImageTableDataset):
     "NIH ChestX-ray14: 14 labels in paper order (`NIH_LABELS`); image-only with `image_only=True`."
-    def __init__(self, root: Path | str,  # folder with the images (flat or Kaggle layout), metadata and split lists
-                 split: str = "train",  # "train", "val", "test" (paper) or "train_val", "nih_test" (NIH's lists)
-                 split_file: Path | str | None = None,  # explicit split list (paper format or name-only)
+    def __init__(self, root: Path | str,  # the images (flat or Kaggle), metadata and split lists
+                 split: str = "train",  # "train", "val", "test" (paper), "train_val", "nih_test"
+                 split_file: Path | str | None = None,  # explicit list (paper format or name-only)
                  transform: Callable | None = None, channels: int = 3, on_error: str = "raise",
                  image_only: bool = False,  # empty targets (pre-training)
                  skip_log: Path | str | None = None):
         self.root = Path(root)
         table = nih_table(self.root, split, split_file)
-        super().__init__(table, nih_paths(self.root, table["image"]), () if image_only else NIH_LABELS,
-                         transform, channels, on_error, skip_log)
+        super().__init__(table, nih_paths(self.root, table["image"]),
+                         () if image_only else NIH_LABELS, transform, channels, on_error, skip_log)
 
-# %% ../nbs/04_datasets.ipynb #96bd8fc1
+# %% ../nbs/04_datasets.ipynb #083707cf
 _UNCERTAIN = {"ones": 1.0, "zeros": 0.0, "ignore": np.nan}
 
 def uncertainty_policy(labels: Sequence[str],  # label names
-                       policy: str | dict | None = None,  # None = paper's; "ones"/"zeros"/"ignore" for all; or {label: mode}
+                       policy: str | dict | None = None,  # None: paper's; "ones"…; {label: mode}
                        dataset: str = "chexpert",  # manifest with the default policy
                       ) -> dict[str, str]:
     "Resolved {label: 'ones'|'zeros'|'ignore'} for every label."
@@ -220,9 +259,12 @@ def uncertainty_policy(labels: Sequence[str],  # label names
     if isinstance(policy, str): base = {l: policy for l in labels}
     elif policy: base.update(policy)
     bad = {l: v for l, v in base.items() if v not in _UNCERTAIN or l not in labels}
-    if bad: raise ValueError(f"bad uncertainty policy {bad}: modes are {list(_UNCERTAIN)}, labels {list(labels)}")
+    if bad:
+        raise ValueError(f"bad uncertainty policy {bad}: modes are {list(_UNCERTAIN)}, "
+                         f"labels {list(labels)}")
     return base
 
+# %% ../nbs/04_datasets.ipynb #501864d6
 def apply_uncertainty(values: pd.DataFrame,  # raw label columns: 1, 0, -1 or blank
                       policy: dict[str, str],  # from `uncertainty_policy`
                       where: str = "") -> pd.DataFrame:
@@ -230,34 +272,44 @@ def apply_uncertainty(values: pd.DataFrame,  # raw label columns: 1, 0, -1 or bl
     out = values.astype(np.float32).fillna(0.0)
     for l, mode in policy.items():
         bad = ~out[l].isin([0.0, 1.0, -1.0])
-        if bad.any(): raise ValueError(f"{where}label {l!r} has value {out[l][bad].iat[0]} in row {int(np.flatnonzero(bad)[0])}; expected 1, 0, -1 or blank")
+        if bad.any():
+            raise ValueError(f"{where}label {l!r} has value {out[l][bad].iat[0]} in row "
+                             f"{int(np.flatnonzero(bad)[0])}; expected 1, 0, -1 or blank")
         out.loc[out[l] == -1.0, l] = _UNCERTAIN[mode]
     return out
 
+# %% ../nbs/04_datasets.ipynb #08ae37d3
 def read_chexpert_csv(path: Path | str,  # CheXpert train.csv / valid.csv (or .gz)
-                      labels: str | Sequence[str] = "competition",  # "competition" (5), "all" (14) or a list
+                      labels: str | Sequence[str] = "competition",  # "competition" (5), "all" (14)…
                       policy: str | dict | None = None,  # uncertainty policy (default: the paper's)
                       frontal_only: bool = True,  # keep Frontal/Lateral == Frontal (the paper)
                      ) -> pd.DataFrame:
-    "CheXpert table: `image` (path below the dataset folder), `patient_id`, then labels after the policy."
+    "CheXpert table: `image` (path below the dataset folder), `patient_id`, labels after policy."
     m = load_manifest("chexpert")
-    labels = {"competition": CHEXPERT_LABELS, "all": CHEXPERT_ALL_LABELS}.get(labels, labels) if isinstance(labels, str) else list(labels)
+    named = {"competition": CHEXPERT_LABELS, "all": CHEXPERT_ALL_LABELS}
+    labels = named.get(labels, labels) if isinstance(labels, str) else list(labels)
     df = pd.read_csv(path)
     miss = [c for c in ["Path", m["view_column"], *labels] if c not in df.columns]
     if miss: raise ValueError(f"{path}: missing column(s) {miss}")
     if frontal_only: df = df[df[m["view_column"]] == m["frontal_value"]]
-    img = df["Path"].str.replace("^(" + "|".join(re.escape(p) for p in m["path_prefixes"]) + ")", "", regex=True)
-    out = pd.DataFrame({"image": img.to_numpy(), "patient_id": img.str.split("/").str[1].to_numpy()})
-    y = apply_uncertainty(df[labels].reset_index(drop=True), uncertainty_policy(labels, policy), f"{path}: ")
+    prefixes = "^(" + "|".join(re.escape(p) for p in m["path_prefixes"]) + ")"
+    img = df["Path"].str.replace(prefixes, "", regex=True)
+    out = pd.DataFrame({"image": img.to_numpy(),
+                        "patient_id": img.str.split("/").str[1].to_numpy()})
+    y = apply_uncertainty(df[labels].reset_index(drop=True), uncertainty_policy(labels, policy),
+                          f"{path}: ")
     return pd.concat([out, y], axis=1)
 
+# %% ../nbs/04_datasets.ipynb #f8a78bb4
 def chexpert_root(root: Path | str) -> Path:
     "The CheXpert dataset folder: `root` itself or `root/CheXpert-v1.0(-small)`."
     root = Path(root)
     for r in [root, *(root / n for n in load_manifest("chexpert")["root_names"])]:
         if (r / "train").is_dir() or (r / "valid").is_dir() or (r / "train.csv").is_file(): return r
-    raise FileNotFoundError(f"{root}: not a CheXpert folder (no train/, valid/ or train.csv, here or in CheXpert-v1.0(-small)/)")
+    raise FileNotFoundError(f"{root}: not a CheXpert folder (no train/, valid/ or train.csv, "
+                            f"here or in CheXpert-v1.0(-small)/)")
 
+# %% ../nbs/04_datasets.ipynb #95aee319
 class CheXpertDataset(ImageTableDataset):
     "CheXpert v1.0(-small), frontal images, labels after the uncertainty policy (NaN = ignored)."
     def __init__(self, root: Path | str,  # CheXpert-v1.0-small folder (or its parent)
@@ -265,50 +317,64 @@ class CheXpertDataset(ImageTableDataset):
                  csv: Path | str | None = None,  # explicit label csv; default root/<split>.csv
                  labels: str | Sequence[str] = "competition", policy: str | dict | None = None,
                  frontal_only: bool = True, transform: Callable | None = None, channels: int = 3,
-                 on_error: str = "raise", image_only: bool = False, skip_log: Path | str | None = None):
+                 on_error: str = "raise", image_only: bool = False,
+                 skip_log: Path | str | None = None):
         self.root = chexpert_root(root)
-        table = read_chexpert_csv(csv or self.root / load_manifest("chexpert").split(split)["file"], labels, policy, frontal_only)
+        csv = csv or self.root / load_manifest("chexpert").split(split)["file"]
+        table = read_chexpert_csv(csv, labels, policy, frontal_only)
         lab = () if image_only else [c for c in table.columns[2:]]
-        super().__init__(table, [self.root / p for p in table["image"]], lab, transform, channels, on_error, skip_log)
+        super().__init__(table, [self.root / p for p in table["image"]], lab, transform, channels,
+                         on_error, skip_log)
 
-# %% ../nbs/04_datasets.ipynb #89114d49
+# %% ../nbs/04_datasets.ipynb #714432a9
 def read_mimic(root: Path | str,  # MIMIC-CXR-JPG folder with the three csv.gz files
                split: str = "train",  # "train", "validate" or "test"
-               views: Sequence[str] | str | None = None,  # view positions to keep; default AP, PA (the paper); "all"
-               labels: str | Sequence[str] | None = None,  # None (image-only), "all" or a list of label names
+               views: Sequence[str] | str | None = None,  # views; default AP, PA (the paper); "all"
+               labels: str | Sequence[str] | None = None,  # None (image-only), "all" or label names
                policy: str | dict | None = None,  # uncertainty policy for the labels
               ) -> pd.DataFrame:
-    "MIMIC table: `image` (dicom_id), `patient_id` (subject_id), the labels (if asked), then `study_id`, `view`."
+    "MIMIC table: `image` (dicom_id), `patient_id` (subject_id), labels?, `study_id`, `view`."
     m, root = load_manifest("mimic_cxr"), Path(root)
     f = {k: root / v for k, v in m["files"].items()}
     for k in ("split", "metadata") + (("labels",) if labels else ()):
-        if not f[k].is_file(): raise FileNotFoundError(f"{root}: MIMIC-CXR-JPG file {f[k].name} not found")
-    sp = pd.read_csv(f["split"]); sp = sp[sp["split"] == split]
+        if not f[k].is_file():
+            raise FileNotFoundError(f"{root}: MIMIC-CXR-JPG file {f[k].name} not found")
+    sp = pd.read_csv(f["split"])
+    sp = sp[sp["split"] == split]
     md = pd.read_csv(f["metadata"], usecols=["dicom_id", m["view_column"]])
     df = sp.merge(md, on="dicom_id", how="left", validate="one_to_one")
     if views != "all": df = df[df[m["view_column"]].isin(list(views or m["views"]))]
-    out = pd.DataFrame({"image": df["dicom_id"], "patient_id": df["subject_id"].astype(int)}).reset_index(drop=True)
-    extra = pd.DataFrame({"study_id": df["study_id"].astype(int), "view": df[m["view_column"]]}).reset_index(drop=True)
+    out = pd.DataFrame({"image": df["dicom_id"], "patient_id": df["subject_id"].astype(int)}
+                       ).reset_index(drop=True)
+    extra = pd.DataFrame({"study_id": df["study_id"].astype(int), "view": df[m["view_column"]]}
+                         ).reset_index(drop=True)
     if not labels: return pd.concat([out, extra], axis=1)
     labels = m.labels if labels == "all" else list(labels)
+    raw = pd.read_csv(f["labels"]).rename(columns={"subject_id": "patient_id"})
     lab = pd.concat([out, extra], axis=1)[["patient_id", "study_id"]].merge(
-        pd.read_csv(f["labels"]).rename(columns={"subject_id": "patient_id"}), on=["patient_id", "study_id"], how="left")
-    y = apply_uncertainty(lab[labels], uncertainty_policy(labels, policy, "mimic_cxr"), f"{f['labels']}: ")
+        raw, on=["patient_id", "study_id"], how="left")
+    y = apply_uncertainty(lab[labels], uncertainty_policy(labels, policy, "mimic_cxr"),
+                          f"{f['labels']}: ")
     return pd.concat([out, y, extra], axis=1)
 
+# %% ../nbs/04_datasets.ipynb #3e08274e
 def mimic_paths(root: Path | str, table: pd.DataFrame, image_dir: str | None = None) -> list[Path]:
     "JPEG paths of a MIMIC table (image_dir: first of the manifest's folders found, unless given)."
-    root = Path(root); dirs = load_manifest("mimic_cxr")["image_dirs"]
+    root = Path(root)
+    dirs = load_manifest("mimic_cxr")["image_dirs"]
     image_dir = image_dir or next((d for d in dirs if (root / d).is_dir()), dirs[0])
     pat = load_manifest("mimic_cxr")["path_pattern"]
-    return [root / pat.format(image_dir=image_dir, subject_prefix=str(s)[:2], subject_id=s, study_id=st, dicom_id=d)
+    return [root / pat.format(image_dir=image_dir, subject_prefix=str(s)[:2], subject_id=s,
+                              study_id=st, dicom_id=d)
             for s, st, d in zip(table["patient_id"], table["study_id"], table["image"])]
 
+# %% ../nbs/04_datasets.ipynb #2f962188
 class MIMICDataset(ImageTableDataset):
     "MIMIC-CXR-JPG 2.0.0 (AP/PA by default); image-only unless `labels` is given."
-    def __init__(self, root: Path | str, split: str = "train", views: Sequence[str] | str | None = None,
+    def __init__(self, root: Path | str, split: str = "train",
+                 views: Sequence[str] | str | None = None,
                  labels: str | Sequence[str] | None = None, policy: str | dict | None = None,
-                 image_dir: str | None = None,  # "files" or "files_resized_320"; default: first found
+                 image_dir: str | None = None,  # "files" or "files_resized_320"; default: first
                  transform: Callable | None = None, channels: int = 3, on_error: str = "raise",
                  skip_log: Path | str | None = None):
         self.root = Path(root)
@@ -317,64 +383,88 @@ class MIMICDataset(ImageTableDataset):
         super().__init__(table, mimic_paths(self.root, table, image_dir), lab,
                          transform, channels, on_error, skip_log)
 
-# %% ../nbs/04_datasets.ipynb #109bfc63
+# %% ../nbs/04_datasets.ipynb #f2a5a8ce
 def read_covidx_list(path: Path | str) -> pd.DataFrame:
-    "COVIDx split file as a table: `image`, `patient_id`, one-hot label columns, `class_index`, `source`."
+    "COVIDx split file as a table: `image`, `patient_id`, one-hot labels, `class_index`, `source`."
     rows = []
     for i, line in enumerate(Path(path).read_text().splitlines(), 1):
         p = line.split()
         if not p: continue
         if len(p) < 4 or p[-2] not in COVIDX_LABELS:
-            raise ValueError(f"{path}:{i}: expected 'patient_id filename label source' with label in {COVIDX_LABELS}, got {line[:90]!r}")
+            raise ValueError(f"{path}:{i}: expected 'patient_id filename label source' with label "
+                             f"in {COVIDX_LABELS}, got {line[:90]!r}")
         rows.append((" ".join(p[1:-2]), p[0], COVIDX_LABELS.index(p[-2]), p[-1]))
     df = pd.DataFrame(rows, columns=["image", "patient_id", "class_index", "source"])
-    for k, l in enumerate(COVIDX_LABELS): df.insert(2 + k, l, (df["class_index"] == k).astype(np.float32))
+    for k, l in enumerate(COVIDX_LABELS):
+        df.insert(2 + k, l, (df["class_index"] == k).astype(np.float32))
     return df
 
+# %% ../nbs/04_datasets.ipynb #103b8473
 class COVIDxDataset(ImageTableDataset):
     "COVIDx 9A: 3 classes (normal, pneumonia, COVID-19), one-hot targets."
     def __init__(self, root: Path | str, split: str = "train",  # "train" or "test"
-                 split_file: Path | str | None = None, transform: Callable | None = None, channels: int = 3,
-                 on_error: str = "raise", skip_log: Path | str | None = None):
+                 split_file: Path | str | None = None, transform: Callable | None = None,
+                 channels: int = 3, on_error: str = "raise", skip_log: Path | str | None = None):
         self.root, spec = Path(root), load_manifest("covidx").split(split)
         table = read_covidx_list(split_file or self.root / spec["file"])
-        super().__init__(table, [self.root / spec["image_dir"] / f for f in table["image"]], COVIDX_LABELS,
-                         transform, channels, on_error, skip_log)
+        super().__init__(table, [self.root / spec["image_dir"] / f for f in table["image"]],
+                         COVIDX_LABELS, transform, channels, on_error, skip_log)
 
-# %% ../nbs/04_datasets.ipynb #90d97b0a
+# %% ../nbs/04_datasets.ipynb #d1972b58
 class PretrainCorpus(ConcatDataset):
     "ConcatDataset of image-only datasets with `.parts` (name -> dataset) and a merged `.skipped`."
     def __init__(self, parts: dict[str, Dataset]):
-        super().__init__(list(parts.values())); self.parts = parts
-    @property
-    def skipped(self) -> list[dict]: return [dict(r, dataset=n) for n, d in self.parts.items() for r in getattr(d, "skipped", [])]
-    def __repr__(self): return f"PretrainCorpus({', '.join(f'{n}: {len(d)}' for n, d in self.parts.items())}; total {len(self)})"
+        super().__init__(list(parts.values()))
+        self.parts = parts
 
-def pretrain_corpus(chexpert_root: Path | str | None = None,  # CheXpert-v1.0(-small) folder; None = leave out
+    @property
+    def skipped(self) -> list[dict]:
+        return [dict(r, dataset=n) for n, d in self.parts.items()
+                for r in getattr(d, "skipped", [])]
+
+    def __repr__(self):
+        sizes = ", ".join(f"{n}: {len(d)}" for n, d in self.parts.items())
+        return f"PretrainCorpus({sizes}; total {len(self)})"
+
+# %% ../nbs/04_datasets.ipynb #486240b4
+def pretrain_corpus(chexpert_root: Path | str | None = None,  # CheXpert-v1.0(-small); None: out
                     nih_root: Path | str | None = None,  # NIH root (uses train_official.txt)
-                    mimic_root: Path | str | None = None,  # MIMIC-CXR-JPG root (AP/PA, split train); ViT-B corpus
+                    mimic_root: Path | str | None = None,  # MIMIC-CXR-JPG (AP/PA, train); ViT-B
                     img_size: int = 224, channels: int = 3,
-                    transform: Callable | None = None,  # one transform for all; None = paper's, per-dataset norm
+                    transform: Callable | None = None,  # one for all; None: paper's, own norm
                     on_error: str = "raise", skip_log: Path | str | None = None,
-                    chexpert_csv: Path | str | None = None, nih_split_file: Path | str | None = None,
+                    chexpert_csv: Path | str | None = None,
+                    nih_split_file: Path | str | None = None,
                    ) -> PretrainCorpus:
-    "The paper's MAE pre-training corpus (train splits only): CheXpert frontal → NIH train → MIMIC AP/PA train."
-    def tf(name): return transform or pretrain_transform(img_size, mean=norm_stats(name, "pretrain", channels)[0],
-                                                         std=norm_stats(name, "pretrain", channels)[1], channels=channels)
-    kw = dict(channels=channels, on_error=on_error, skip_log=skip_log)
+    "The paper's MAE pre-training corpus (train splits): CheXpert frontal → NIH → MIMIC AP/PA."
+    def tf(name):
+        mean, std = norm_stats(name, "pretrain", channels)
+        return transform or pretrain_transform(img_size, mean=mean, std=std, channels=channels)
+    kw = dict(channels=channels, on_error=on_error, skip_log=skip_log, image_only=True)
     parts = {}
-    if chexpert_root: parts["chexpert"] = CheXpertDataset(chexpert_root, "train", csv=chexpert_csv, image_only=True, transform=tf("chexpert"), **kw)
-    if nih_root: parts["nih"] = NIHDataset(nih_root, "train", split_file=nih_split_file, image_only=True, transform=tf("nih"), **kw)
-    if mimic_root: parts["mimic_cxr"] = MIMICDataset(mimic_root, "train", transform=tf("mimic_cxr"), **kw)
-    if not parts: raise ValueError("pretrain_corpus needs at least one of chexpert_root, nih_root, mimic_root")
+    if chexpert_root:
+        parts["chexpert"] = CheXpertDataset(chexpert_root, "train", csv=chexpert_csv,
+                                            transform=tf("chexpert"), **kw)
+    if nih_root:
+        parts["nih"] = NIHDataset(nih_root, "train", split_file=nih_split_file, transform=tf("nih"),
+                                  **kw)
+    kw.pop("image_only")
+    if mimic_root:
+        parts["mimic_cxr"] = MIMICDataset(mimic_root, "train", transform=tf("mimic_cxr"), **kw)
+    if not parts:
+        raise ValueError("pretrain_corpus needs at least one of chexpert_root, nih_root, "
+                         "mimic_root")
     return PretrainCorpus(parts)
 
-# %% ../nbs/04_datasets.ipynb #6af2683f
+# %% ../nbs/04_datasets.ipynb #ded0799f
 class _Report:
     def __init__(self, dataset, root):
-        self.d = {"dataset": dataset, "root": str(root), "ok": True, "errors": [], "warnings": [], "counts": {}, "splits": {}}
-    def error(self, code, file, msg): self.d["errors"].append({"code": code, "file": str(file), "message": msg})
-    def warn(self, code, file, msg): self.d["warnings"].append({"code": code, "file": str(file), "message": msg})
+        self.d = {"dataset": dataset, "root": str(root), "ok": True, "errors": [], "warnings": [],
+                  "counts": {}, "splits": {}}
+    def error(self, code, file, msg):
+        self.d["errors"].append({"code": code, "file": str(file), "message": msg})
+    def warn(self, code, file, msg):
+        self.d["warnings"].append({"code": code, "file": str(file), "message": msg})
 
 def _scan_images(paths: Sequence[Path], workers: int, decode: bool, desc: str) -> list[dict]:
     "image_info for every path, in parallel threads, with a progress bar."
@@ -382,23 +472,30 @@ def _scan_images(paths: Sequence[Path], workers: int, decode: bool, desc: str) -
         it = ex.map(lambda p: image_info(p, decode), paths, chunksize=1)
         return list(tqdm(it, total=len(paths), desc=desc, mininterval=1.0, leave=False))
 
-def _check_images(rep: _Report, infos: list[dict], modes: Sequence[str], size: Sequence[int] | None):
-    "Errors for unreadable files, warnings for unexpected modes and sizes; summary counts in the report."
+def _check_images(rep: _Report, infos: list[dict], modes: Sequence[str],
+                  size: Sequence[int] | None):
+    "Errors for unreadable files, warnings for unexpected modes and sizes; counts in the report."
     for i in infos:
         if i["error"]: rep.error("unreadable_image", i["path"], i["error"])
-        elif i["mode"] not in modes: rep.warn("unexpected_mode", i["path"], f"mode {i['mode']} (expected {'/'.join(modes)}); load_image converts it")
-        for code, msg in i.get("warnings") or []: rep.warn(code, i["path"], msg)  # degenerate sizes, bits used
+        elif i["mode"] not in modes:
+            rep.warn("unexpected_mode", i["path"],
+                     f"mode {i['mode']} (expected {'/'.join(modes)}); load_image converts it")
+        for code, msg in i.get("warnings") or []:  # degenerate sizes, bits used
+            rep.warn(code, i["path"], msg)
     ok = [i for i in infos if not i["error"]]
     rep.d["modes"] = dict(Counter(i["mode"] for i in ok))
     rep.d["sizes"] = dict(Counter(f"{i['size'][0]}x{i['size'][1]}" for i in ok).most_common(10))
     off = [i["path"] for i in ok if size and tuple(i["size"]) != tuple(size)]
-    if off: rep.warn("unexpected_size", off[0], f"{len(off)} image(s) not {size[0]}x{size[1]}, e.g. {off[:5]}")
+    if off:
+        rep.warn("unexpected_size", off[0],
+                 f"{len(off)} image(s) not {size[0]}x{size[1]}, e.g. {off[:5]}")
 
 def _check_splits(rep: _Report, tables: dict[str, pd.DataFrame], where: dict[str, str]):
     "Duplicate ids within and across splits, and patients shared between splits (errors)."
     seen: dict[str, str] = {}
     for s, t in tables.items():
-        for img in t["image"][t["image"].duplicated()]: rep.error("duplicate_id", img, f"listed more than once in {where[s]}")
+        for img in t["image"][t["image"].duplicated()]:
+            rep.error("duplicate_id", img, f"listed more than once in {where[s]}")
         for img in t["image"].drop_duplicates():
             if img in seen: rep.error("duplicate_id", img, f"in split {seen[img]} and in split {s}")
             else: seen[img] = s
@@ -407,21 +504,31 @@ def _check_splits(rep: _Report, tables: dict[str, pd.DataFrame], where: dict[str
         for p, imgs in t.groupby("patient_id")["image"]: pats[p][s] = list(imgs)
     for p, by in pats.items():
         if len(by) > 1:
-            rep.error("patient_leak", next(iter(by.values()))[0],
-                      f"patient {p} in splits {', '.join(f'{s} ({len(v)}: {v[:3]})' for s, v in by.items())}")
+            where_ = ", ".join(f"{s} ({len(v)}: {v[:3]})" for s, v in by.items())
+            rep.error("patient_leak", next(iter(by.values()))[0], f"patient {p} in splits {where_}")
 
-# %% ../nbs/04_datasets.ipynb #be2c2e55
+# %% ../nbs/04_datasets.ipynb #2d474d38
 def _verify_nih(rep: _Report, root: Path, workers: int, check_images: bool, strict_splits: bool):
     m = load_manifest("nih")
-    try: meta_path = find_data_entry(root); de = read_data_entry(meta_path)
-    except (FileNotFoundError, ValueError) as e: rep.error("metadata", root, str(e)); de = None
-    try: files = scan_nih_images(root); rep.d["layout"] = nih_layout(root)
-    except FileNotFoundError as e: rep.error("no_images", root, str(e)); files = {}
+    try:
+        meta_path = find_data_entry(root)
+        de = read_data_entry(meta_path)
+    except (FileNotFoundError, ValueError) as e:
+        rep.error("metadata", root, str(e))
+        de = None
+    try:
+        files = scan_nih_images(root)
+        rep.d["layout"] = nih_layout(root)
+    except FileNotFoundError as e:
+        rep.error("no_images", root, str(e))
+        files = {}
     for n, ps in files.items():
-        if len(ps) > 1: rep.error("duplicate_id", n, f"found in {len(ps)} folders: {[str(p) for p in ps]}")
+        if len(ps) > 1:
+            rep.error("duplicate_id", n, f"found in {len(ps)} folders: {[str(p) for p in ps]}")
     rep.d["counts"].update(images_on_disk=len(files), expected_images=m.images["count"])
     if files and len(files) != m.images["count"]:
-        rep.warn("count", root, f"{len(files)} images on disk; the full release has {m.images['count']}")
+        rep.warn("count", root,
+                 f"{len(files)} images on disk; the full release has {m.images['count']}")
     if de is not None: _nih_meta_checks(rep, de, files, meta_path)
     tables = {}
     for s, spec in m.splits.items():
@@ -435,53 +542,78 @@ def _verify_nih(rep: _Report, root: Path, workers: int, check_images: bool, stri
 
 def _nih_meta_checks(rep, de, files, meta_path):
     rep.d["counts"]["metadata_rows"] = len(de)
-    for img in de["image"][de["image"].duplicated()]: rep.error("duplicate_id", img, f"more than one row in {meta_path.name}")
+    for img in de["image"][de["image"].duplicated()]:
+        rep.error("duplicate_id", img, f"more than one row in {meta_path.name}")
     for img, pid in zip(de["image"], de["patient_id"]):
         try:
-            if nih_patient_id(img) != pid: rep.error("patient_id", img, f"file name says patient {nih_patient_id(img)}, {meta_path.name} says {pid}")
+            if nih_patient_id(img) != pid:
+                rep.error("patient_id", img, f"file name says patient {nih_patient_id(img)}, "
+                                             f"{meta_path.name} says {pid}")
         except ValueError as e: rep.error("bad_name", img, str(e))
     known = set(de["image"])
     if files:
-        for n in sorted(known - set(files)): rep.error("missing_file", n, f"in {meta_path.name} but not on disk")
+        for n in sorted(known - set(files)):
+            rep.error("missing_file", n, f"in {meta_path.name} but not on disk")
         extra = sorted(set(files) - known)
         for n in extra: rep.warn("extra_file", files[n][0], f"on disk but not in {meta_path.name}")
 
 def _nih_split_check(rep, root, s, spec, strict, de, files):
     p = root / spec["file"]
     if not p.is_file():
-        (rep.error if spec.get("required", True) else rep.warn)("split_missing", p, f"split list for {s!r} not found"); return None
-    info = {"file": spec["file"], "sha256": sha256_file(p)}; info["paper_split"] = info["sha256"] == spec["sha256"]
+        report = rep.error if spec.get("required", True) else rep.warn
+        report("split_missing", p, f"split list for {s!r} not found")
+        return None
+    info = {"file": spec["file"], "sha256": sha256_file(p)}
+    info["paper_split"] = info["sha256"] == spec["sha256"]
     rep.d["splits"][s] = info
     if not info["paper_split"]:
-        (rep.error if strict else rep.warn)("split_hash", p, f"sha256 {info['sha256'][:12]}… is not the paper's ({spec['sha256'][:12]}…): not the paper's split")
+        (rep.error if strict else rep.warn)(
+            "split_hash", p, f"sha256 {info['sha256'][:12]}… is not the paper's "
+                             f"({spec['sha256'][:12]}…): not the paper's split")
     try: t = read_split_list(p)
-    except ValueError as e: rep.error("split_format", p, str(e)); return None
+    except ValueError as e:
+        rep.error("split_format", p, str(e))
+        return None
     info["rows"], info["patients"] = len(t), int(t.patient_id.nunique())
     if de is not None: _split_vs_meta(rep, t, de, p, s)
-    if files and de is None:  # with metadata, missing files are already reported once, by _nih_meta_checks
+    if files and de is None:  # with metadata, _nih_meta_checks already reported missing files once
         for n in t["image"]:
             if n not in files: rep.error("missing_file", n, f"listed in {p.name} but not on disk")
     return t
 
 def _split_vs_meta(rep, t, de, p, s):
-    d = de.drop_duplicates("image").set_index("image"); inm = t["image"].isin(d.index)
-    for n in t["image"][~inm]: rep.error("not_in_metadata", n, f"listed in {p.name} but not in the metadata csv")
-    tt = t[inm]; diff = tt[NIH_LABELS].to_numpy() != d.loc[tt["image"], NIH_LABELS].to_numpy()
+    d = de.drop_duplicates("image").set_index("image")
+    inm = t["image"].isin(d.index)
+    for n in t["image"][~inm]:
+        rep.error("not_in_metadata", n, f"listed in {p.name} but not in the metadata csv")
+    tt = t[inm]
+    diff = tt[NIH_LABELS].to_numpy() != d.loc[tt["image"], NIH_LABELS].to_numpy()  # [N, 14]
     bad = tt["image"][diff.any(1)].tolist()
     rep.d["splits"][s]["label_mismatches"] = len(bad)
-    if bad: rep.warn("label_mismatch", p, f"{len(bad)} image(s) whose labels differ from the metadata, e.g. {bad[:5]}")
+    if bad:
+        rep.warn("label_mismatch", p,
+                 f"{len(bad)} image(s) whose labels differ from the metadata, e.g. {bad[:5]}")
 
-# %% ../nbs/04_datasets.ipynb #6060f5a4
+# %% ../nbs/04_datasets.ipynb #fc1d5a04
+def _open_split(rep: _Report, dataset: str, root: Path, s: str, spec: dict):
+    "The dataset of split `s` as its reader builds it (CheXpert: rows checked with the manifest)."
+    if dataset == "chexpert":
+        ds = CheXpertDataset(root, s, frontal_only=False)
+        if spec.get("rows") and len(ds) != spec["rows"]:
+            rep.warn("split_rows", ds.root / spec["file"],
+                     f"{len(ds)} rows, manifest says {spec['rows']}")
+        return ds
+    if dataset == "mimic_cxr": return MIMICDataset(root, s, views="all")
+    return COVIDxDataset(root, s)
+
 def _verify_tables(rep: _Report, dataset: str, root: Path, workers: int, check_images: bool):
-    m = load_manifest(dataset); tables, paths = {}, {}
+    m = load_manifest(dataset)
+    tables, paths = {}, {}
     for s, spec in m.splits.items():
-        try:
-            if dataset == "chexpert":
-                ds = CheXpertDataset(root, s, frontal_only=False)
-                if spec.get("rows") and len(ds) != spec["rows"]: rep.warn("split_rows", ds.root / spec["file"], f"{len(ds)} rows, manifest says {spec['rows']}")
-            elif dataset == "mimic_cxr": ds = MIMICDataset(root, s, views="all")
-            else: ds = COVIDxDataset(root, s)
-        except (FileNotFoundError, ValueError) as e: rep.error("split", root, f"{s}: {e}"); continue
+        try: ds = _open_split(rep, dataset, root, s, spec)
+        except (FileNotFoundError, ValueError) as e:
+            rep.error("split", root, f"{s}: {e}")
+            continue
         tables[s], paths[s] = ds.table, ds.paths
         rep.d["splits"][s] = {"rows": len(ds), "patients": int(ds.table.patient_id.nunique())}
     _check_splits(rep, tables, {s: s for s in tables})
@@ -490,21 +622,24 @@ def _verify_tables(rep: _Report, dataset: str, root: Path, workers: int, check_i
     for p in missing: rep.error("missing_file", p, "listed but not on disk")
     rep.d["counts"]["listed_images"] = len(allp)
     if check_images:
-        gone = set(missing); present = [p for p in allp if p not in gone]
+        gone = set(missing)
+        present = [p for p in allp if p not in gone]
         infos = _scan_images(present, workers, True, f"{dataset} images")
-        _check_images(rep, infos, m.images.get("modes", ["L"]), m.images.get("size")); rep.d["counts"]["images_checked"] = len(infos)
+        _check_images(rep, infos, m.images.get("modes", ["L"]), m.images.get("size"))
+        rep.d["counts"]["images_checked"] = len(infos)
 
-# %% ../nbs/04_datasets.ipynb #766c5d99
+# %% ../nbs/04_datasets.ipynb #cd7c13e7
 def verify_data(dataset: str,  # "nih", "chexpert", "mimic_cxr" or "covidx"
                 root: Path | str,  # the dataset folder
-                out_dir: Path | str | None = None,  # where to write verify_<dataset>.json / .md; None = no files
+                out_dir: Path | str | None = None,  # for verify_<dataset>.json, .md; None: none
                 workers: int = 2,  # threads decoding images
-                check_images: bool = True,  # decode every image (catches truncation); False = lists and ids only
-                strict_splits: bool = False,  # NIH: a split list that is not the paper's is an error, not a warning
+                check_images: bool = True,  # decode every image (catches truncation); False: no
+                strict_splits: bool = False,  # NIH: a split list not the paper's is an error
                ) -> dict:
-    "Compare a dataset tree with its manifest; return the report (`ok`, `errors`, `warnings`, counts) and write it."
+    "Compare a dataset tree with its manifest; the report: `ok`, `errors`, `warnings`, counts."
     t0, root = time.perf_counter(), Path(root)
-    if dataset not in ("nih", "chexpert", "mimic_cxr", "covidx"): raise ValueError(f"unknown dataset {dataset!r}")
+    if dataset not in ("nih", "chexpert", "mimic_cxr", "covidx"):
+        raise ValueError(f"unknown dataset {dataset!r}")
     rep = _Report(dataset, root)
     if not root.is_dir(): rep.error("root", root, "folder not found")
     elif dataset == "nih": _verify_nih(rep, root, workers, check_images, strict_splits)
@@ -513,53 +648,69 @@ def verify_data(dataset: str,  # "nih", "chexpert", "mimic_cxr" or "covidx"
     if out_dir is not None: write_report(rep.d, out_dir)
     return rep.d
 
+# %% ../nbs/04_datasets.ipynb #b2cbaaae
 def write_report(report: dict, out_dir: Path | str, max_rows: int = 200) -> tuple[Path, Path]:
-    "Write `verify_<dataset>.json` (everything) and `.md` (summary, first `max_rows` entries per list)."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); stem = out / f"verify_{report['dataset']}"
+    "Write `verify_<dataset>.json` (everything) and `.md` (summary, first `max_rows` per list)."
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"verify_{report['dataset']}"
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
-    md = [f"# verify-data {report['dataset']}: {'OK' if report['ok'] else 'FAILED'}", "", f"root: `{report['root']}`", "",
-          f"{len(report['errors'])} error(s), {len(report['warnings'])} warning(s); counts: {report['counts']}", "",
+    n_err, n_warn = len(report["errors"]), len(report["warnings"])
+    md = [f"# verify-data {report['dataset']}: {'OK' if report['ok'] else 'FAILED'}", "",
+          f"root: `{report['root']}`", "",
+          f"{n_err} error(s), {n_warn} warning(s); counts: {report['counts']}", "",
           f"errors by code: {dict(Counter(e['code'] for e in report['errors']))}; "
           f"warnings by code: {dict(Counter(e['code'] for e in report['warnings']))}", ""]
     for s, i in report["splits"].items(): md.append(f"- split {s}: {i}")
     for kind in ("errors", "warnings"):
-        md += ["", f"## {kind} ({len(report[kind])})", "", "| code | file | message |", "|---|---|---|"]
-        md += [f"| {e['code']} | `{e['file']}` | {e['message'].replace('|', '/')} |" for e in report[kind][:max_rows]]
-        if len(report[kind]) > max_rows: md.append(f"\n… {len(report[kind]) - max_rows} more in the JSON file")
+        md += ["", f"## {kind} ({len(report[kind])})", "", "| code | file | message |",
+               "|---|---|---|"]
+        md += [f"| {e['code']} | `{e['file']}` | {e['message'].replace('|', '/')} |"
+               for e in report[kind][:max_rows]]
+        if len(report[kind]) > max_rows:
+            md.append(f"\n… {len(report[kind]) - max_rows} more in the JSON file")
     stem.with_suffix(".md").write_text("\n".join(md) + "\n")
     return stem.with_suffix(".json"), stem.with_suffix(".md")
 
-# %% ../nbs/04_datasets.ipynb #054ef174
+# %% ../nbs/04_datasets.ipynb #482cc9de
 def _tables(name: str, ds) -> list[tuple[str, Dataset]]:
     "(name, dataset) pairs with a `.table`: a dataset itself, or the parts of a `PretrainCorpus`."
     if ds is None: return []
-    if hasattr(ds, "parts"): return [(f"{name}/{k}", d) for k, d in ds.parts.items() if hasattr(d, "table")]
+    if hasattr(ds, "parts"):
+        return [(f"{name}/{k}", d) for k, d in ds.parts.items() if hasattr(d, "table")]
     return [(name, ds)] if hasattr(ds, "table") else []
 
 def check_splits(splits: dict[str, Dataset | None],  # e.g. {"train": tr, "val": va, "test": te}
                 ) -> list[dict]:
-    "Errors (`code`, `file`, `message`) for duplicate ids, patients in two splits and listed-but-absent files."
+    "Errors (`code`, `file`, `message`): duplicate ids, patients in two splits, absent files."
     rep, parts = _Report("job", ""), [x for s, ds in splits.items() for x in _tables(s, ds)]
     _check_splits(rep, {s: d.table for s, d in parts}, {s: f"split {s}" for s, _ in parts})
     for s, d in parts:
         for p in getattr(d, "paths", None) or []:
-            if not Path(p).is_file(): rep.error("missing_file", p, f"listed in split {s} but not on disk")
+            if not Path(p).is_file():
+                rep.error("missing_file", p, f"listed in split {s} but not on disk")
     return rep.d["errors"]
 
+# %% ../nbs/04_datasets.ipynb #ebcb30eb
 class DataCheckError(ValueError):
     "The datasets of a job fail the split checks; the message names the first culprits."
 
+# %% ../nbs/04_datasets.ipynb #391e1ca6
 def require_clean_splits(splits: dict[str, Dataset | None],  # as for `check_splits`
-                         allow_leakage: bool = False,  # let duplicates and patient leakage through (not absent files)
+                         allow_leakage: bool = False,  # let duplicates and leakage through
                         ) -> list[dict]:
-    "Raise a DataCheckError naming the culprits, unless only allowed problems remain; returns those."
+    "Raise a DataCheckError naming the culprits, unless only allowed problems remain; return those."
     errs = check_splits(splits)
     bad = [e for e in errs if not (allow_leakage and e["code"] in ("duplicate_id", "patient_leak"))]
     if bad:
         codes = ", ".join(f"{n} {c}" for c, n in Counter(e["code"] for e in bad).items())
         eg = "; ".join(f"{e['file']}: {e['message']}" for e in bad[:3])
-        fix = ("restore the files or fix the split lists" if any(e["code"] == "missing_file" for e in bad) else
-               "fix the split lists, or pass --allow-leakage to train anyway (recorded in config.json)")
-        raise DataCheckError(f"data check failed ({codes}): {eg}; {fix}; `cxrvit verify-data` lists them all")
-    for e in errs: warnings.warn(f"allowed by --allow-leakage: {e['code']} {e['file']}: {e['message']}")
+        fix = ("restore the files or fix the split lists"
+               if any(e["code"] == "missing_file" for e in bad) else
+               "fix the split lists, or pass --allow-leakage to train anyway "
+               "(recorded in config.json)")
+        raise DataCheckError(f"data check failed ({codes}): {eg}; {fix}; "
+                             f"`cxrvit verify-data` lists them all")
+    for e in errs:
+        warnings.warn(f"allowed by --allow-leakage: {e['code']} {e['file']}: {e['message']}")
     return errs
