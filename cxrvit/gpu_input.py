@@ -17,19 +17,21 @@ from torchvision.transforms import InterpolationMode
 __all__ = ['crop_params', 'draw_params', 'resample_weights', 'crop_resize', 'AugSpec', 'spec_from_transform', 'augment',
            'input_seed', 'load_rows', 'DeviceInput', 'choose_input', 'upsampling']
 
-# %% ../nbs/05b_gpu_input.ipynb #f1b721bd
+# %% ../nbs/05b_gpu_input.ipynb #0569e04a
 def crop_params(gen: torch.Generator,  # a CPU generator (the per-rank input stream)
                 height: int, width: int,  # source image size
                 scale: tuple[float, float],  # area fraction range
                 ratio: tuple[float, float],  # aspect-ratio range (w / h), sampled log-uniformly
                ) -> tuple[int, int, int, int]:
-    "(top, left, h, w) of one random crop: torchvision's `RandomResizedCrop.get_params`, RNG made explicit."
+    "(top, left, h, w) of one random crop: torchvision's `RandomResizedCrop.get_params`, own RNG."
     area = height * width
     log_ratio = torch.log(torch.tensor(ratio))  # float32, exactly as torchvision rounds it
     for _ in range(10):
         target = area * torch.empty(1).uniform_(scale[0], scale[1], generator=gen).item()
-        aspect = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=gen)).item()
-        w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+        u = torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=gen)
+        aspect = torch.exp(u).item()
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
         if 0 < w <= width and 0 < h <= height:
             i = torch.randint(0, height - h + 1, size=(1,), generator=gen).item()
             j = torch.randint(0, width - w + 1, size=(1,), generator=gen).item()
@@ -40,6 +42,7 @@ def crop_params(gen: torch.Generator,  # a CPU generator (the per-rank input str
     else: w, h = width, height
     return (height - h) // 2, (width - w) // 2, h, w
 
+# %% ../nbs/05b_gpu_input.ipynb #2c805644
 def draw_params(gen: torch.Generator, n: int,  # number of images
                 height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
                 hflip: float = 0.5,  # flip probability
@@ -51,7 +54,7 @@ def draw_params(gen: torch.Generator, n: int,  # number of images
         out[k] = torch.tensor([i, j, h, w, int(torch.rand(1, generator=gen).item() < hflip)])
     return out
 
-# %% ../nbs/05b_gpu_input.ipynb #d9528e25
+# %% ../nbs/05b_gpu_input.ipynb #8b3edfc2
 def _cubic(u: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     "Pillow's bicubic kernel (a = −0.5)."
     u = u.abs()
@@ -59,39 +62,43 @@ def _cubic(u: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     far = (((u - 5) * u + 8) * u - 4) * a
     return torch.where(u < 1, near, torch.where(u < 2, far, torch.zeros_like(u)))
 
+# %% ../nbs/05b_gpu_input.ipynb #f68e6359
 def resample_weights(start: torch.Tensor,  # [B] crop offset along the axis (source pixels)
                      length: torch.Tensor,  # [B] crop length along the axis
                      size: int,  # source side S
                      out: int,  # output side
                     ) -> torch.Tensor:
-    "[B, out, size] float32: Pillow's antialiased bicubic resampling of [start, start+length) onto `out` pixels."
+    "[B, out, size] float32: Pillow's antialiased bicubic of [start, start+length) onto `out`."
     dev = start.device
     scale = (length.float() / out)[:, None]  # [B, 1] source pixels per output pixel
     fscale = scale.clamp(min=1.0)  # filter widens only when downscaling
     center = start.float()[:, None] + (torch.arange(out, device=dev) + 0.5) * scale  # [B, out]
     support = 2.0 * fscale
     first, end = start.float()[:, None], (start + length).float()[:, None]  # the crop, [B, 1]
-    lo = torch.maximum((center - support + 0.5).trunc(), first)[..., None]  # [B, out, 1] window as Pillow's,
-    hi = torch.minimum((center + support + 0.5).trunc(), end)[..., None]  # clipped to the crop
+    # [B, out, 1]: the window as Pillow's, clipped to the crop
+    lo = torch.maximum((center - support + 0.5).trunc(), first)[..., None]
+    hi = torch.minimum((center + support + 0.5).trunc(), end)[..., None]
     s = torch.arange(size, device=dev, dtype=torch.float32)  # [S]
-    w = _cubic((s - center[..., None] + 0.5) / fscale[..., None]) * ((s >= lo) & (s < hi))  # [B, out, S]
+    inside = (s >= lo) & (s < hi)  # [B, out, S]
+    w = _cubic((s - center[..., None] + 0.5) / fscale[..., None]) * inside  # [B, out, S]
     return w / w.sum(-1, keepdim=True)
 
+# %% ../nbs/05b_gpu_input.ipynb #c2ee458b
 def _resize_each(imgs: torch.Tensor, params: torch.Tensor, out: int) -> torch.Tensor:
-    "[B, out, out] float32: per image, torch's antialiased bicubic on the uint8 crop (Pillow's filter), flip."
+    "[B, out, out] float32: per image, torch's antialiased bicubic on the uint8 crop, and the flip."
     res = torch.empty((len(params), out, out), dtype=torch.float32, device=imgs.device)
     for k, (i, j, h, w, f) in enumerate(params.tolist()):
-        y = F.interpolate(imgs[k, None, None, i : i + h, j : j + w], size=(out, out), mode="bicubic",
-                          antialias=True)[0, 0]  # [out, out] uint8
+        crop = imgs[k, None, None, i : i + h, j : j + w]  # [1, 1, h, w] uint8
+        y = F.interpolate(crop, size=(out, out), mode="bicubic", antialias=True)[0, 0]  # [out, out]
         res[k] = y.flip(-1) if f else y
     return res
 
 def crop_resize(imgs: torch.Tensor,  # [B, S, S] uint8
                 params: torch.Tensor,  # [B, 5] (top, left, h, w, flip) from `draw_params`
                 out: int,  # output side
-                method: str = "auto",  # "matmul" (batched), "each" (per image) or "auto" (each on a CPU)
+                method: str = "auto",  # "matmul" (batched), "each" (per image), "auto" (each: CPU)
                ) -> torch.Tensor:
-    "[B, out, out] float32 in 0..255 (integers): crop, resize (Pillow bicubic) and flip every image."
+    "[B, out, out] float32 in 0..255 (integers): crop, resize (Pillow bicubic), flip every image."
     if method == "auto": method = "each" if imgs.device.type == "cpu" else "matmul"
     if method == "each": return _resize_each(imgs, params, out)
     if method != "matmul": raise ValueError(f"method={method!r}: use auto, matmul or each")
@@ -103,7 +110,7 @@ def crop_resize(imgs: torch.Tensor,  # [B, S, S] uint8
     tmp = (imgs.float() @ wx.transpose(1, 2)).round_().clamp_(0, 255)  # [B, S, out] horizontal pass
     return (wy @ tmp).round_().clamp_(0, 255)  # [B, out, out]
 
-# %% ../nbs/05b_gpu_input.ipynb #0d83c5e0
+# %% ../nbs/05b_gpu_input.ipynb #b792e276
 @dataclass(frozen=True)
 class AugSpec:
     "The pre-training transform, in numbers."
@@ -114,35 +121,40 @@ class AugSpec:
     mean: tuple[float, ...] = (0.5056,) * 3  # per output channel
     std: tuple[float, ...] = (0.252,) * 3
 
+# %% ../nbs/05b_gpu_input.ipynb #e9a11539
 def spec_from_transform(tf) -> AugSpec | None:
     "The AugSpec of an RRC(bicubic) + flip + to-tensor + normalise pipeline, else None."
     ts = list(getattr(tf, "transforms", []))
     names = [type(t).__name__ for t in ts]
     if names and names[0] == "ToGrey": ts, names = ts[1:], names[1:]
-    if names not in (["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor", "Normalize"],
-                     ["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor", "GreyToRGBNormalize"]):
+    head = ["RandomResizedCrop", "RandomHorizontalFlip", "ToTensor"]
+    if names not in (head + ["Normalize"], head + ["GreyToRGBNormalize"]):
         return None
     rrc, flip, _, norm = ts
     if rrc.interpolation != InterpolationMode.BICUBIC or rrc.size[0] != rrc.size[1]: return None
-    mean, std = [tuple(float(v) for v in torch.as_tensor(x, dtype=torch.float64).flatten()) for x in (norm.mean, norm.std)]
+    mean, std = [tuple(float(v) for v in torch.as_tensor(x, dtype=torch.float64).flatten())
+                 for x in (norm.mean, norm.std)]
     if len(mean) == 1: mean, std = mean * 3, std * 3
     return AugSpec(rrc.size[0], tuple(rrc.scale), tuple(rrc.ratio), float(flip.p), mean, std)
 
+# %% ../nbs/05b_gpu_input.ipynb #daa0a234
 def augment(imgs: torch.Tensor,  # [B, S, S] uint8 on any device
             params: torch.Tensor,  # [B, 5] from draw_params
             spec: AugSpec,
            ) -> torch.Tensor:
-    "[B, 3, size, size] float32: crop + resize + flip, /255, normalise per channel (grey replicated)."
+    "[B, 3, size, size] float32: crop + resize + flip, /255, normalise per channel (grey copied)."
     x = crop_resize(imgs, params, spec.size)[:, None] / 255.0  # [B, 1, size, size]
     mean = torch.tensor(spec.mean).to(x.device, non_blocking=True).view(1, -1, 1, 1)
     std = torch.tensor(spec.std).to(x.device, non_blocking=True).view(1, -1, 1, 1)
     return (x - mean) / std  # [B, 3, size, size] by broadcasting
 
-# %% ../nbs/05b_gpu_input.ipynb #7b2bb2cc
+# %% ../nbs/05b_gpu_input.ipynb #0e556ede
 def input_seed(seed: int, rank: int, epoch: int, stream: int = 0) -> int:
-    "A 63-bit seed for one (run seed, rank, epoch, stream) — distinct streams for every rank and epoch."
-    return int(np.random.SeedSequence([seed, rank, epoch, stream]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    "A 63-bit seed for one (run seed, rank, epoch, stream): distinct streams per rank and epoch."
+    state = np.random.SeedSequence([seed, rank, epoch, stream]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
 
+# %% ../nbs/05b_gpu_input.ipynb #6cd11821
 def load_rows(images: np.ndarray,  # [N_cache, S, S] uint8 memmap
               rows: np.ndarray,  # cache rows of the dataset, in item order
               device: torch.device,
@@ -153,17 +165,19 @@ def load_rows(images: np.ndarray,  # [N_cache, S, S] uint8 memmap
     n, s = len(rows), images.shape[-1]
     if memory == "auto":
         memory = "host" if device.type == "cpu" else "device"
-        if device.type == "cuda" and n * s * s > torch.cuda.mem_get_info(device)[0] // 2: memory = "pinned"
-    if memory not in ("device", "pinned", "host"): raise ValueError(f"memory={memory!r}: use auto, device, pinned or host")
+        if device.type == "cuda" and n * s * s > torch.cuda.mem_get_info(device)[0] // 2:
+            memory = "pinned"
+    if memory not in ("device", "pinned", "host"):
+        raise ValueError(f"memory={memory!r}: use auto, device, pinned or host")
     dst = torch.empty((n, s, s), dtype=torch.uint8, device=device if memory == "device" else "cpu",
                       pin_memory=memory == "pinned")
     for a in range(0, n, chunk):
         dst[a : a + chunk].copy_(torch.from_numpy(np.take(images, rows[a : a + chunk], axis=0)))
     return dst
 
-# %% ../nbs/05b_gpu_input.ipynb #2bf798ed
+# %% ../nbs/05b_gpu_input.ipynb #e4db7277
 class DeviceInput:
-    "Batches `(x [b, 3, size, size] float32, target [b, K])` on `device` from a cached dataset, no workers."
+    "Batches `(x [b, 3, size, size] float32, target [b, K])` on `device` from a cache, no workers."
     def __init__(self, ds,  # a CachedDataset (`.dir`, `.rows`, `.targets`)
                  spec: AugSpec,  # the transform to apply
                  sampler,  # an EpochSampler (indices of this rank, per epoch)
@@ -174,7 +188,8 @@ class DeviceInput:
                 ):
         self.ds, self.spec, self.sampler, self.b = ds, spec, sampler, batch_size
         self.dev, self.seed, self.rank = torch.device(device), seed, rank
-        self.images = load_rows(np.load(ds.dir / "images.npy", mmap_mode="r"), np.asarray(ds.rows), self.dev, memory)
+        self.images = load_rows(np.load(ds.dir / "images.npy", mmap_mode="r"), np.asarray(ds.rows),
+                                self.dev, memory)  # [N, S, S] uint8
         self.targets = ds.targets.to(self.dev)
         self.gen, self._resume_state, self._bufs, self._k = torch.Generator(), None, None, 0
         self.last_params = None  # [b, 5] crops of the last batch (tests, inspection)
@@ -183,60 +198,75 @@ class DeviceInput:
     def on_device(self) -> bool: return self.images.device == self.dev
 
     def set_epoch(self, epoch: int, start: int = 0):
-        "Start `epoch` at sample `start` of this rank's shard (mid-epoch: the generator state of `load_state_dict`)."
+        "Start `epoch` at sample `start` of this rank's shard (mid-epoch: the loaded state)."
         self.sampler.set_epoch(epoch, start)
         if start and self._resume_state is not None: self.gen.set_state(self._resume_state)
         else: self.gen.manual_seed(input_seed(self.seed, self.rank, epoch))
         self._resume_state = None
 
-    def state_dict(self) -> dict: return {"generator": self.gen.get_state()}
-    def load_state_dict(self, sd: dict): self._resume_state = torch.as_tensor(sd["generator"], dtype=torch.uint8)
+    def state_dict(self) -> dict:
+        "The crop generator's state, for a checkpoint."
+        return {"generator": self.gen.get_state()}
+
+    def load_state_dict(self, sd: dict):
+        "Resume the crop stream of `sd` at the next `set_epoch(epoch, start)` with `start > 0`."
+        self._resume_state = torch.as_tensor(sd["generator"], dtype=torch.uint8)
 
     def _gather(self, idx: torch.Tensor) -> torch.Tensor:
         "[b, S, S] uint8 on the device: direct index, or via a pinned buffer and an async copy."
         if self.on_device: return self.images[idx.to(self.dev, non_blocking=True)]
         if self.dev.type != "cuda": return self.images[idx]
         if self._bufs is None:
-            self._bufs = [(torch.empty((self.b, *self.images.shape[1:]), dtype=torch.uint8, pin_memory=True),
+            shape = (self.b, *self.images.shape[1:])
+            self._bufs = [(torch.empty(shape, dtype=torch.uint8, pin_memory=True),
                            torch.cuda.Event()) for _ in range(2)]
-        buf, ev = self._bufs[self._k]; self._k ^= 1
+        buf, ev = self._bufs[self._k]
+        self._k ^= 1
         ev.synchronize()  # the copy that last used this buffer is done
         torch.index_select(self.images, 0, idx, out=buf[: len(idx)])
-        x = buf[: len(idx)].to(self.dev, non_blocking=True); ev.record()
+        x = buf[: len(idx)].to(self.dev, non_blocking=True)
+        ev.record()
         return x
 
     def __len__(self): return len(self.sampler) // self.b
     def __iter__(self):
-        order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.int64)  # this rank's remaining samples
-        s = self.images.shape[-1]
+        order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.int64)  # rank's remaining
+        s, sp = self.images.shape[-1], self.spec
         for a in range(0, len(order) - self.b + 1, self.b):
             idx = order[a : a + self.b]
-            p = self.last_params = draw_params(self.gen, len(idx), s, s, self.spec.scale, self.spec.ratio, self.spec.hflip)
-            yield augment(self._gather(idx), p, self.spec), self.targets[idx.to(self.dev, non_blocking=True)]
+            p = draw_params(self.gen, len(idx), s, s, sp.scale, sp.ratio, sp.hflip)  # [b, 5]
+            self.last_params = p
+            x = augment(self._gather(idx), p, sp)  # [b, S, S] uint8 -> [b, 3, size, size]
+            yield x, self.targets[idx.to(self.dev, non_blocking=True)]
 
-# %% ../nbs/05b_gpu_input.ipynb #789fa962
+# %% ../nbs/05b_gpu_input.ipynb #a4324859
 def choose_input(ds, device: torch.device | str,
                  input_path: str = "auto",  # "auto" | "device" | "cpu"
                 ) -> AugSpec | None:
     "The AugSpec when the device path is taken, else None."
-    if input_path not in ("auto", "device", "cpu"): raise ValueError(f"input_path={input_path!r}: use auto, device or cpu")
+    if input_path not in ("auto", "device", "cpu"):
+        raise ValueError(f"input_path={input_path!r}: use auto, device or cpu")
     if input_path == "cpu": return None
     spec = spec_from_transform(getattr(ds, "transform", None))
     cached = hasattr(ds, "rows") and hasattr(ds, "dir") and hasattr(ds, "targets")
     if input_path == "device":
-        if not cached: raise ValueError(f"input_path=device needs a cached dataset (cxrvit cache build), got {type(ds).__name__}")
-        if spec is None: raise ValueError("input_path=device supports only the pre-training transform (RRC bicubic + flip + "
-                                          f"normalise), not {getattr(ds, 'transform', None)!r}; use input_path=cpu")
+        if not cached:
+            raise ValueError(f"input_path=device needs a cached dataset (cxrvit cache build), "
+                             f"got {type(ds).__name__}")
+        if spec is None:
+            raise ValueError("input_path=device supports only the pre-training transform "
+                             f"(RRC bicubic + flip + normalise), not "
+                             f"{getattr(ds, 'transform', None)!r}; use input_path=cpu")
         return spec
     return spec if cached and torch.device(device).type == "cuda" else None
 
-# %% ../nbs/05b_gpu_input.ipynb #c5164975
+# %% ../nbs/05b_gpu_input.ipynb #ef5c55c3
 def upsampling(size: int,  # cache side S
                scale: tuple[float, float],  # RRC area range
                out: int = 224, n: int = 20_000, seed: int = 0,
                ratio: tuple[float, float] = (3 / 4, 4 / 3),
               ) -> np.ndarray:
-    "[n] upsampling factors out / min(crop h, crop w) of RRC crops from a size² image (> 1: upsampled)."
+    "[n] upsampling factors out / min(crop h, crop w) of RRC crops from a size² image (> 1: up)."
     g = torch.Generator().manual_seed(seed)
-    sides = np.array([crop_params(g, size, size, scale, ratio)[2:] for _ in range(n)])  # [n, 2] (h, w)
+    sides = np.array([crop_params(g, size, size, scale, ratio)[2:] for _ in range(n)])  # [n, 2]
     return out / sides.min(1)
