@@ -23,105 +23,122 @@ __all__ = ['BOX_FINDINGS', 'NIH_BOX_NAMES', 'NIH_COLUMNS', 'BBOX_HEADER', 'nih_l
            'Anatomy', 'sample_anatomy', 'draw_cxr', 'finding_grid', 'plan_synthetic', 'render', 'make_synthetic_nih',
            'synth_speed']
 
-# %% ../nbs/06_synth.ipynb #84707771
+# %% ../nbs/06_synth.ipynb #2a6dce32
 _NIH_LABEL_SETS = """
-0:60361 1:4215 2:1093 3:88 4:3955 5:1167 6:484 7:68 8:9547 9:1350 a:201 b:31 c:1604 d:739 e:120 f:54 10:2139
-11:178 12:18 14:402 15:72 16:14 17:4 18:420 19:67 1a:2 1b:1 1c:99 1d:38 1e:4 1f:3 20:2705 21:201 22:22 24:250
-25:43 26:15 27:4 28:829 29:57 2a:7 2c:106 2d:21 2e:11 2f:6 30:396 31:24 32:1 34:65 35:15 36:3 37:1 38:67 39:8
-3a:2 3c:22 3d:9 40:322 41:108 42:8 43:3 44:54 45:23 46:7 47:2 48:199 49:34 4a:2 4c:42 4d:18 4e:1 4f:1 50:11
-51:2 54:3 58:9 59:1 5c:2 5e:1 60:19 61:5 62:1 64:1 68:11 6a:1 6c:3 70:6 71:1 74:1 78:1 7c:1 80:2194 81:241
-82:9 83:1 84:403 85:99 86:3 87:2 88:347 89:72 8a:4 8b:1 8c:88 8d:44 8e:4 8f:2 90:179 91:16 94:24 95:4 96:2
-98:15 99:5 9c:9 9d:6 9f:1 a0:130 a1:9 a4:15 a5:6 a8:31 a9:7 aa:1 ac:10 ad:4 b0:18 b1:1 b4:10 b8:8 bc:1 c0:5
-c4:4 c5:3 c8:6 cc:2 cd:1 d4:1 f0:1 100:1310 101:398 102:40 103:10 104:337 105:200 106:22 107:9 108:441 109:104
-10a:12 10b:4 10c:134 10d:81 10e:8 10f:12 110:151 111:34 112:1 114:65 115:37 116:2 117:3 118:42 119:10 11c:15
-11d:5 11e:1 11f:1 120:128 121:16 122:1 124:28 125:9 128:47 129:4 12c:15 12d:2 12e:1 130:24 131:2 134:11 135:16
-136:3 137:1 138:13 139:2 13c:7 13d:13 13e:1 140:36 141:15 142:3 144:8 145:3 146:1 148:13 149:4 14c:5 14d:1
-14f:1 150:1 151:1 154:2 159:2 160:1 161:1 168:1 170:1 180:49 181:23 184:22 185:7 187:1 188:20 189:3 18c:5
-18d:5 190:7 191:2 194:4 196:1 198:3 19c:1 19d:1 1a0:6 1a5:1 1a8:1 1b0:1 1b1:1 1b4:1 1b5:1 1bd:1 1c0:1 1d0:1
-200:628 201:48 202:35 203:3 204:189 205:22 206:18 207:3 208:392 209:35 20a:10 20b:1 20c:127 20d:24 20e:10
-20f:1 210:18 211:1 212:3 214:15 218:23 219:3 21c:4 21d:2 220:28 221:3 222:1 224:10 225:2 226:1 228:31 229:3
-22a:4 22c:9 22e:2 230:8 234:3 235:1 236:2 238:1 240:83 241:1 244:19 245:1 246:1 248:138 249:6 24a:3 24c:21
-24d:3 24e:3 250:4 258:6 25c:1 260:3 264:2 268:1 26f:1 278:1 280:6 284:2 288:1 28c:1 28f:1 294:1 295:1 298:1
-2a0:1 2c0:1 2c5:2 2c8:4 2d8:1 300:49 301:6 302:3 303:1 304:11 305:9 306:3 308:25 309:1 30a:1 30c:5 30d:4 30e:1
-30f:2 314:4 317:1 318:2 31c:4 31f:1 320:1 328:2 334:1 33f:1 341:2 344:1 345:1 348:3 349:4 34d:1 380:1 384:1
-3c1:1 400:892 401:117 402:19 404:96 405:26 406:9 408:126 409:40 40c:24 40d:18 40e:1 410:66 411:15 414:10 415:2
-416:3 418:16 419:2 41c:1 420:29 421:2 424:5 428:8 42c:1 430:5 434:1 43c:1 440:5 441:2 448:1 449:2 44c:1
-480:337 481:54 482:2 484:47 485:15 486:5 488:72 489:27 48c:12 48d:2 48e:2 490:30 491:4 493:1 494:2 495:1 498:6
-499:3 4a0:20 4a1:2 4a4:2 4a8:4 4a9:4 4ac:1 4b0:1 4c0:2 4c1:1 4c9:1 4d0:1 500:20 501:10 504:1 505:5 508:5 509:4
-50c:1 50d:3 510:4 514:1 515:2 51d:4 528:1 52d:1 538:1 540:1 580:10 581:8 582:1 584:1 585:1 588:2 589:1 590:1
-591:1 595:1 5a4:3 5a5:1 600:13 601:1 604:2 60c:1 61c:1 61d:1 621:1 648:4 658:1 680:2 681:1 688:1 690:1 800:727
-801:104 802:7 803:6 804:59 805:15 806:10 807:1 808:185 809:21 80a:6 80c:16 80d:3 80e:3 80f:1 810:34 811:3
-814:8 816:2 818:5 819:7 81c:1 81d:2 820:66 821:8 822:2 824:1 826:2 827:1 828:16 829:1 82c:2 82d:1 830:11 834:1
-838:3 839:1 840:5 844:2 848:1 868:1 880:23 881:2 882:1 884:10 885:1 888:9 890:2 893:1 8a0:2 8a9:1 900:24 901:3
-905:4 908:9 909:1 910:2 914:1 915:1 91d:1 920:6 921:2 925:1 928:3 960:1 980:2 a00:2 a08:1 a0e:1 a18:1 a1c:2
-a38:1 c00:13 c01:1 c06:1 c08:1 c09:1 c10:1 c11:1 c21:1 c34:1 c80:4 c88:1 c91:1 c94:1 ca4:1 ca9:1 d35:1
-1000:1126 1001:117 1002:14 1003:3 1004:251 1005:47 1006:34 1007:4 1008:210 1009:45 100a:6 100c:71 100d:41
-100e:5 100f:6 1010:132 1011:7 1012:3 1014:38 1015:5 1016:2 1017:1 1018:25 1019:10 101c:16 101d:4 101f:1
-1020:141 1021:12 1024:31 1025:5 1026:2 1027:3 1028:29 1029:4 102c:17 102d:2 1030:30 1031:3 1034:9 1038:8
-103c:8 103d:2 103e:1 1040:11 1044:1 1048:4 1049:2 104c:4 1058:1 105c:2 1060:1 107c:1 1080:79 1081:18 1084:34
-1085:5 1086:1 1088:22 1089:6 108c:3 108d:3 1090:15 1091:2 1094:5 1098:2 109c:1 10a0:6 10a1:1 10a4:3 10a8:1
-10ac:4 10b4:1 10b8:2 10bd:2 1100:46 1101:16 1102:2 1104:11 1105:9 1106:1 1107:1 1108:20 1109:1 110c:10 110d:6
-110e:1 1110:10 1111:1 1114:3 1115:11 1117:1 1118:6 1119:3 111c:1 111d:7 111e:1 111f:2 1120:6 1121:3 1128:2
-1129:1 112d:1 112f:1 1130:6 1131:1 1134:4 1135:2 1136:1 1138:1 113d:1 1148:2 117c:1 1180:1 1181:1 1184:1
-1188:2 1189:1 118c:1 118d:1 1190:1 1191:1 1198:2 11a1:1 11b1:1 11bc:1 1200:15 1201:1 1202:1 1204:1 1206:1
-1208:2 1209:2 120c:10 120d:1 120f:1 1210:1 1211:1 1228:1 1229:1 122d:1 1238:1 1240:2 1244:1 1248:6 124c:2
-125e:1 12c4:1 12c8:1 1300:1 1305:1 1306:1 1307:2 1311:1 1336:1 1348:1 137d:1 1400:46 1401:4 1404:13 1405:4
-1408:7 1409:2 140c:5 140d:1 1410:5 1414:1 1415:3 1418:1 1420:3 1421:2 1424:1 142c:1 1430:1 1438:1 1448:1
-1480:13 1481:2 1484:3 1485:1 1488:6 1489:4 148c:2 148d:1 1491:1 1499:1 14a0:1 14a8:1 14b0:1 1500:3 1511:1
-1528:1 15a8:1 15b1:1 1800:70 1801:8 1803:1 1804:8 1805:2 1807:1 1808:16 1809:1 180c:1 180e:2 1810:3 1814:1
-1818:3 1820:16 1824:3 1828:1 1830:2 1834:1 184c:1 1880:7 1884:1 1886:2 1888:3 18ac:1 1900:7 1905:1 190d:1
-1910:4 1918:1 191d:1 1934:1 19bd:1 1c01:1 1c90:1 1ca1:1 2000:110 2001:21 2002:2 2004:5 2005:4 2006:2 2008:15
-2009:2 200a:1 200c:2 200d:1 2010:15 2011:1 2012:1 2014:1 2018:2 2020:6 2021:2 2028:1 2044:1 2048:1 2080:2
-2081:5 2088:1 20b9:1 2100:2 2110:1 2148:1 220c:1 220d:1 2400:1 2800:2 2801:1 2808:1 2810:1 2a06:1 2c10:1
-3000:2 3001:1 3004:1 3008:1 3014:1 3400:1 3c08:1
+0:60361 1:4215 2:1093 3:88 4:3955 5:1167 6:484 7:68 8:9547 9:1350 a:201 b:31 c:1604 d:739 e:120 f:54
+10:2139 11:178 12:18 14:402 15:72 16:14 17:4 18:420 19:67 1a:2 1b:1 1c:99 1d:38 1e:4 1f:3 20:2705
+21:201 22:22 24:250 25:43 26:15 27:4 28:829 29:57 2a:7 2c:106 2d:21 2e:11 2f:6 30:396 31:24 32:1
+34:65 35:15 36:3 37:1 38:67 39:8 3a:2 3c:22 3d:9 40:322 41:108 42:8 43:3 44:54 45:23 46:7 47:2
+48:199 49:34 4a:2 4c:42 4d:18 4e:1 4f:1 50:11 51:2 54:3 58:9 59:1 5c:2 5e:1 60:19 61:5 62:1 64:1
+68:11 6a:1 6c:3 70:6 71:1 74:1 78:1 7c:1 80:2194 81:241 82:9 83:1 84:403 85:99 86:3 87:2 88:347
+89:72 8a:4 8b:1 8c:88 8d:44 8e:4 8f:2 90:179 91:16 94:24 95:4 96:2 98:15 99:5 9c:9 9d:6 9f:1 a0:130
+a1:9 a4:15 a5:6 a8:31 a9:7 aa:1 ac:10 ad:4 b0:18 b1:1 b4:10 b8:8 bc:1 c0:5 c4:4 c5:3 c8:6 cc:2 cd:1
+d4:1 f0:1 100:1310 101:398 102:40 103:10 104:337 105:200 106:22 107:9 108:441 109:104 10a:12 10b:4
+10c:134 10d:81 10e:8 10f:12 110:151 111:34 112:1 114:65 115:37 116:2 117:3 118:42 119:10 11c:15
+11d:5 11e:1 11f:1 120:128 121:16 122:1 124:28 125:9 128:47 129:4 12c:15 12d:2 12e:1 130:24 131:2
+134:11 135:16 136:3 137:1 138:13 139:2 13c:7 13d:13 13e:1 140:36 141:15 142:3 144:8 145:3 146:1
+148:13 149:4 14c:5 14d:1 14f:1 150:1 151:1 154:2 159:2 160:1 161:1 168:1 170:1 180:49 181:23 184:22
+185:7 187:1 188:20 189:3 18c:5 18d:5 190:7 191:2 194:4 196:1 198:3 19c:1 19d:1 1a0:6 1a5:1 1a8:1
+1b0:1 1b1:1 1b4:1 1b5:1 1bd:1 1c0:1 1d0:1 200:628 201:48 202:35 203:3 204:189 205:22 206:18 207:3
+208:392 209:35 20a:10 20b:1 20c:127 20d:24 20e:10 20f:1 210:18 211:1 212:3 214:15 218:23 219:3 21c:4
+21d:2 220:28 221:3 222:1 224:10 225:2 226:1 228:31 229:3 22a:4 22c:9 22e:2 230:8 234:3 235:1 236:2
+238:1 240:83 241:1 244:19 245:1 246:1 248:138 249:6 24a:3 24c:21 24d:3 24e:3 250:4 258:6 25c:1 260:3
+264:2 268:1 26f:1 278:1 280:6 284:2 288:1 28c:1 28f:1 294:1 295:1 298:1 2a0:1 2c0:1 2c5:2 2c8:4
+2d8:1 300:49 301:6 302:3 303:1 304:11 305:9 306:3 308:25 309:1 30a:1 30c:5 30d:4 30e:1 30f:2 314:4
+317:1 318:2 31c:4 31f:1 320:1 328:2 334:1 33f:1 341:2 344:1 345:1 348:3 349:4 34d:1 380:1 384:1
+3c1:1 400:892 401:117 402:19 404:96 405:26 406:9 408:126 409:40 40c:24 40d:18 40e:1 410:66 411:15
+414:10 415:2 416:3 418:16 419:2 41c:1 420:29 421:2 424:5 428:8 42c:1 430:5 434:1 43c:1 440:5 441:2
+448:1 449:2 44c:1 480:337 481:54 482:2 484:47 485:15 486:5 488:72 489:27 48c:12 48d:2 48e:2 490:30
+491:4 493:1 494:2 495:1 498:6 499:3 4a0:20 4a1:2 4a4:2 4a8:4 4a9:4 4ac:1 4b0:1 4c0:2 4c1:1 4c9:1
+4d0:1 500:20 501:10 504:1 505:5 508:5 509:4 50c:1 50d:3 510:4 514:1 515:2 51d:4 528:1 52d:1 538:1
+540:1 580:10 581:8 582:1 584:1 585:1 588:2 589:1 590:1 591:1 595:1 5a4:3 5a5:1 600:13 601:1 604:2
+60c:1 61c:1 61d:1 621:1 648:4 658:1 680:2 681:1 688:1 690:1 800:727 801:104 802:7 803:6 804:59
+805:15 806:10 807:1 808:185 809:21 80a:6 80c:16 80d:3 80e:3 80f:1 810:34 811:3 814:8 816:2 818:5
+819:7 81c:1 81d:2 820:66 821:8 822:2 824:1 826:2 827:1 828:16 829:1 82c:2 82d:1 830:11 834:1 838:3
+839:1 840:5 844:2 848:1 868:1 880:23 881:2 882:1 884:10 885:1 888:9 890:2 893:1 8a0:2 8a9:1 900:24
+901:3 905:4 908:9 909:1 910:2 914:1 915:1 91d:1 920:6 921:2 925:1 928:3 960:1 980:2 a00:2 a08:1
+a0e:1 a18:1 a1c:2 a38:1 c00:13 c01:1 c06:1 c08:1 c09:1 c10:1 c11:1 c21:1 c34:1 c80:4 c88:1 c91:1
+c94:1 ca4:1 ca9:1 d35:1 1000:1126 1001:117 1002:14 1003:3 1004:251 1005:47 1006:34 1007:4 1008:210
+1009:45 100a:6 100c:71 100d:41 100e:5 100f:6 1010:132 1011:7 1012:3 1014:38 1015:5 1016:2 1017:1
+1018:25 1019:10 101c:16 101d:4 101f:1 1020:141 1021:12 1024:31 1025:5 1026:2 1027:3 1028:29 1029:4
+102c:17 102d:2 1030:30 1031:3 1034:9 1038:8 103c:8 103d:2 103e:1 1040:11 1044:1 1048:4 1049:2 104c:4
+1058:1 105c:2 1060:1 107c:1 1080:79 1081:18 1084:34 1085:5 1086:1 1088:22 1089:6 108c:3 108d:3
+1090:15 1091:2 1094:5 1098:2 109c:1 10a0:6 10a1:1 10a4:3 10a8:1 10ac:4 10b4:1 10b8:2 10bd:2 1100:46
+1101:16 1102:2 1104:11 1105:9 1106:1 1107:1 1108:20 1109:1 110c:10 110d:6 110e:1 1110:10 1111:1
+1114:3 1115:11 1117:1 1118:6 1119:3 111c:1 111d:7 111e:1 111f:2 1120:6 1121:3 1128:2 1129:1 112d:1
+112f:1 1130:6 1131:1 1134:4 1135:2 1136:1 1138:1 113d:1 1148:2 117c:1 1180:1 1181:1 1184:1 1188:2
+1189:1 118c:1 118d:1 1190:1 1191:1 1198:2 11a1:1 11b1:1 11bc:1 1200:15 1201:1 1202:1 1204:1 1206:1
+1208:2 1209:2 120c:10 120d:1 120f:1 1210:1 1211:1 1228:1 1229:1 122d:1 1238:1 1240:2 1244:1 1248:6
+124c:2 125e:1 12c4:1 12c8:1 1300:1 1305:1 1306:1 1307:2 1311:1 1336:1 1348:1 137d:1 1400:46 1401:4
+1404:13 1405:4 1408:7 1409:2 140c:5 140d:1 1410:5 1414:1 1415:3 1418:1 1420:3 1421:2 1424:1 142c:1
+1430:1 1438:1 1448:1 1480:13 1481:2 1484:3 1485:1 1488:6 1489:4 148c:2 148d:1 1491:1 1499:1 14a0:1
+14a8:1 14b0:1 1500:3 1511:1 1528:1 15a8:1 15b1:1 1800:70 1801:8 1803:1 1804:8 1805:2 1807:1 1808:16
+1809:1 180c:1 180e:2 1810:3 1814:1 1818:3 1820:16 1824:3 1828:1 1830:2 1834:1 184c:1 1880:7 1884:1
+1886:2 1888:3 18ac:1 1900:7 1905:1 190d:1 1910:4 1918:1 191d:1 1934:1 19bd:1 1c01:1 1c90:1 1ca1:1
+2000:110 2001:21 2002:2 2004:5 2005:4 2006:2 2008:15 2009:2 200a:1 200c:2 200d:1 2010:15 2011:1
+2012:1 2014:1 2018:2 2020:6 2021:2 2028:1 2044:1 2048:1 2080:2 2081:5 2088:1 20b9:1 2100:2 2110:1
+2148:1 220c:1 220d:1 2400:1 2800:2 2801:1 2808:1 2810:1 2a06:1 2c10:1 3000:2 3001:1 3004:1 3008:1
+3014:1 3400:1 3c08:1
 """
 
-# %% ../nbs/06_synth.ipynb #97c38d9a
+# %% ../nbs/06_synth.ipynb #0f42d50c
 @lru_cache(maxsize=None)
 def nih_labels() -> tuple[str, ...]:
     "NIH's 14 findings in the paper's (model output) order, from the NIH manifest."
     return tuple(load_manifest("nih").labels)
 
+# %% ../nbs/06_synth.ipynb #55d55d5c
 def mask_to_labels(m: int,  # 14-bit label mask, bit i = label i
                   ) -> str:
     "A label mask as NIH's 'Finding Labels' string ('|'-joined; 'No Finding' when empty)."
     return "|".join(l for i, l in enumerate(nih_labels()) if m >> i & 1) or "No Finding"
 
+# %% ../nbs/06_synth.ipynb #3dc38a2f
 def labels_to_mask(s: str,  # NIH 'Finding Labels', e.g. "Effusion|Mass" or "No Finding"
                   ) -> int:
     "NIH's 'Finding Labels' string as a 14-bit mask."
-    names = nih_labels(); m = 0
+    names, m = nih_labels(), 0
     for t in s.split("|"):
         if t == "No Finding": continue
-        if t not in names: raise ValueError(f"unknown finding {t!r} in {s!r}; known: {', '.join(names)}")
+        if t not in names:
+            raise ValueError(f"unknown finding {t!r} in {s!r}; known: {', '.join(names)}")
         m |= 1 << names.index(t)
     return m
 
+# %% ../nbs/06_synth.ipynb #5fae5ad7
 def mask_bits(masks,  # iterable of label masks
              ) -> np.ndarray:
     "Label masks → 0/1 matrix [N, 14]."
     return ((np.asarray(masks, np.int64)[:, None] >> np.arange(14)) & 1).astype(np.int64)
 
+# %% ../nbs/06_synth.ipynb #bcae1009
 def nih_label_sets() -> pd.DataFrame:
-    "NIH's label sets with their image counts (columns `mask`, `count`, `labels`), from the embedded table."
+    "NIH's label sets with their image counts (columns `mask`, `count`, `labels`), embedded."
     pairs = [p.split(":") for p in _NIH_LABEL_SETS.split()]
-    df = pd.DataFrame({"mask": [int(m, 16) for m, _ in pairs], "count": [int(c) for _, c in pairs]})
+    df = pd.DataFrame({"mask": [int(m, 16) for m, _ in pairs],
+                       "count": [int(c) for _, c in pairs]})
     return df.assign(labels=df["mask"].map(mask_to_labels))
 
-# %% ../nbs/06_synth.ipynb #c1b2271e
+# %% ../nbs/06_synth.ipynb #3de48cce
 def label_set_probs(table: pd.DataFrame,  # `nih_label_sets()`
-                    min_prevalence: float = 0.03,  # raise each finding's prevalence to at least this
+                    min_prevalence: float = 0.03,  # raise each finding's prevalence to at least it
                     iters: int = 200) -> np.ndarray:
-    "Sampling probability of each label set: NIH's frequency, rare findings up-weighted to ≥ min_prevalence."
-    if not 0 <= min_prevalence < 0.5: raise ValueError(f"min_prevalence must be in [0, 0.5), got {min_prevalence}")
-    p = table["count"].to_numpy(float); p /= p.sum(); B = mask_bits(table["mask"])
+    "Sampling probability of each label set: NIH's frequency, rare findings up to min_prevalence."
+    if not 0 <= min_prevalence < 0.5:
+        raise ValueError(f"min_prevalence must be in [0, 0.5), got {min_prevalence}")
+    p = table["count"].to_numpy(float)
+    p /= p.sum()
+    B = mask_bits(table["mask"])  # [sets, 14]
     for _ in range(iters):
-        prev = p @ B; low = prev < min_prevalence * 0.999
+        prev = p @ B  # [14] prevalence of each finding
+        low = prev < min_prevalence * 0.999
         if not low.any(): break
-        p = p * np.prod(np.where(B[:, low] == 1, (min_prevalence / prev[low])[None, :], 1.0), axis=1); p /= p.sum()
+        up = np.where(B[:, low] == 1, (min_prevalence / prev[low])[None, :], 1.0)  # [sets, low]
+        p = p * np.prod(up, axis=1)
+        p /= p.sum()
     return p
 
-# %% ../nbs/06_synth.ipynb #bd68ad70
+# %% ../nbs/06_synth.ipynb #0007d1a5
 class Canvas:
     "Float maps on [-1,1]² (x right, y down); shapes are evaluated only inside their bounding box."
     def __init__(self, size: int):
@@ -131,10 +148,12 @@ class Canvas:
     def zeros(self): return np.zeros((self.n, self.n), np.float32)
     def box(self, x0, x1, y0, y1):
         "Slices and coordinate grids (X [1,w], Y [h,1]) of the pixels inside [x0,x1]×[y0,y1]."
-        n = self.n; f = lambda v: int(np.clip((v + 1) / 2 * n, 0, n))
+        n = self.n
+        f = lambda v: int(np.clip((v + 1) / 2 * n, 0, n))
         i0, i1, j0, j1 = f(y0), min(n, f(y1) + 1), f(x0), min(n, f(x1) + 1)
         return (slice(i0, i1), slice(j0, j1)), self.c[j0:j1][None, :], self.c[i0:i1][:, None]
 
+# %% ../nbs/06_synth.ipynb #cc61283e
 def _soft(d, w):
     "Soft step: 1 where d < 0, 0 where d > 0, linear ramp of width w."
     return np.clip(0.5 - d / w, 0, 1)
@@ -144,7 +163,9 @@ def _ell(cv, cx, cy, ax, ay, edge, ang=0.0):
     r = max(ax, ay) + 2 * edge
     sl, X, Y = cv.box(cx - r, cx + r, cy - r, cy + r)
     dx, dy = X - cx, Y - cy
-    if ang: c, s = np.cos(ang), np.sin(ang); dx, dy = c * dx + s * dy, -s * dx + c * dy
+    if ang:
+        c, s = np.cos(ang), np.sin(ang)
+        dx, dy = c * dx + s * dy, -s * dx + c * dy
     rho = np.sqrt((dx / ax) ** 2 + (dy / ay) ** 2)
     return sl, _soft((rho - 1) * min(ax, ay), max(edge, cv.px)), X, Y
 
@@ -153,22 +174,25 @@ def ellipse(cv, out, cx, cy, ax, ay, val, edge=0.02, ang=0.0):
     sl, m, _, _ = _ell(cv, cx, cy, ax, ay, edge, ang)
     out[sl] += val * m
 
+# %% ../nbs/06_synth.ipynb #e952d9d3
 def blob(cv, out, cx, cy, sx, sy, val):
     "Add a gaussian blob (an ill-defined opacity)."
     sl, X, Y = cv.box(cx - 3 * sx, cx + 3 * sx, cy - 3 * sy, cy + 3 * sy)
     out[sl] += val * np.exp(-0.5 * (((X - cx) / sx) ** 2 + ((Y - cy) / sy) ** 2))
 
+# %% ../nbs/06_synth.ipynb #6277b858
 def smooth_noise(rng, size, grid):
     "Band-limited unit noise: a grid×grid normal field upsampled bicubically to size×size."
     g = rng.standard_normal((grid, grid)).astype(np.float32)
     return np.asarray(Image.fromarray(g, "F").resize((size, size), Image.BICUBIC))
 
+# %% ../nbs/06_synth.ipynb #5e973fef
 def ridges(rng, size, grid, width=0.12):
     "A random net of thin lines: where band-limited noise crosses zero."
     n = smooth_noise(rng, size, grid)
     return np.exp(-(n / width) ** 2)
 
-# %% ../nbs/06_synth.ipynb #86cf85b5
+# %% ../nbs/06_synth.ipynb #368a0f1b
 @dataclass(frozen=True)
 class Anatomy:
     "Patient-level shape parameters (shared by all images of one patient)."
@@ -181,11 +205,13 @@ class Anatomy:
     cx: float = 0.0        # horizontal body offset
     marks: int = 0         # seed of the patient's vascular markings
 
+# %% ../nbs/06_synth.ipynb #26be17a2
 def sample_anatomy(rng: np.random.Generator) -> Anatomy:
     "Random patient anatomy (body size, lung height, heart size, diaphragm, ribs)."
     u = rng.uniform
     return Anatomy(scale=u(0.88, 1.05), lung_h=u(0.9, 1.08), heart=u(0.9, 1.1), dome=u(0.48, 0.6),
-                   rib_gap=u(0.105, 0.125), rib_y0=u(-0.82, -0.74), cx=u(-0.03, 0.03), marks=int(rng.integers(2**31)))
+                   rib_gap=u(0.105, 0.125), rib_y0=u(-0.82, -0.74), cx=u(-0.03, 0.03),
+                   marks=int(rng.integers(2**31)))
 
 def _lungs(a: Anatomy, emph: bool, raise_dome: dict):
     "Per-side lung geometry: (cx, cy, ax, ay, dome_y) for side -1 (image left) and +1."
@@ -201,10 +227,10 @@ def _lung_mask(cv, out, L, val=1.0, shrink=0.0):
     "Add a lung: an ellipse cut by the diaphragm dome (sharp lateral costophrenic angle)."
     cx, cy, ax, ay, dome = L
     sl, m, X, Y = _ell(cv, cx, cy, ax - shrink, ay - shrink, 0.02)
-    dy = dome + 0.18 * ((X - cx) / ax) ** 2 - shrink  # dome: highest mid-lung, lower laterally and medially
+    dy = dome + 0.18 * ((X - cx) / ax) ** 2 - shrink  # dome: highest mid-lung, lower at the sides
     out[sl] += val * m * _soft(Y - dy, 0.02)
 
-# %% ../nbs/06_synth.ipynb #ea6ad6a1
+# %% ../nbs/06_synth.ipynb #369f3b86
 def _point(rng, L, zone="any", margin=0.06):
     "A random point inside a lung's zone ('upper', 'lower', 'any')."
     cx, cy, ax, ay, dome = L
@@ -219,19 +245,22 @@ def _sides(rng, both_p=0.3):
     return (-1, 1) if rng.random() < both_p else (int(rng.choice([-1, 1])),)
 
 def _fill_signs(cv, rng, lab, g, fill, dense, rec=None):
-    "Pathology that replaces lung air (`fill`, 0..1) or adds density anywhere (`dense`); `rec` notes where."
-    u = rng.uniform; rec = rec or _NO_SIGNS
-    if lab[0]:  # Atelectasis: dense wedge from the hilum to the base (volume loss handled by the dome)
+    "Pathology replacing lung air (`fill`, 0..1) or adding density (`dense`); `rec` notes where."
+    u, rec = rng.uniform, rec or _NO_SIGNS
+    if lab[0]:  # Atelectasis: dense wedge from the hilum to the base (volume loss: the dome)
         rec.start(fill, dense)
-        s = g["atel"]; cx, cy, ax, ay, dome = g[s]
-        pts = np.array([[cx - s * 0.6 * ax, cy + u(-0.1, 0.1)], [cx + s * u(0.8, 1.0) * ax, dome - 0.02],
+        s = g["atel"]
+        cx, cy, ax, ay, dome = g[s]
+        pts = np.array([[cx - s * 0.6 * ax, cy + u(-0.1, 0.1)],
+                        [cx + s * u(0.8, 1.0) * ax, dome - 0.02],
                         [cx - s * u(0.0, 0.3) * ax, dome - 0.02]], np.float32)
         _triangle(cv, fill, pts, u(0.75, 1.0))
         rec.stop(0, fill, dense)
     if lab[2]:  # Effusion: fluid at the base with a meniscus rising laterally
         rec.start(fill, dense)
         for s in g["eff"]:
-            cx, cy, ax, ay, dome = g[s]; lvl = dome - u(0.1, 0.3)
+            cx, cy, ax, ay, dome = g[s]
+            lvl = dome - u(0.1, 0.3)
             sl, X, Y = cv.box(cx - ax - 0.05, cx + ax + 0.05, lvl - 0.3, dome + 0.3)
             lat = np.clip(s * (X - cx) / ax, 0, None)
             fill[sl] += _soft(lvl - 0.25 * lat ** 2 - Y, 0.04)
@@ -239,17 +268,27 @@ def _fill_signs(cv, rng, lab, g, fill, dense, rec=None):
     if lab[3]:  # Infiltration: several patchy, faint, ill-defined hazes
         rec.start(fill, dense)
         for _ in range(rng.integers(3, 7)):
-            s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s])
+            s = int(rng.choice([-1, 1]))
+            x, y = _point(rng, g[s])
             blob(cv, fill, x, y, u(0.05, 0.09), u(0.05, 0.09), u(0.45, 0.7))
         rec.stop(3, fill, dense)
     if lab[6]:  # Pneumonia: lower-zone, round, mottled dense opacity
         rec.start(fill, dense)
-        s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s], "lower", 0.1)
-        b = cv.zeros(); blob(cv, b, x, y, u(0.08, 0.12), u(0.07, 0.1), 1.0)
+        s = int(rng.choice([-1, 1]))
+        x, y = _point(rng, g[s], "lower", 0.1)
+        b = cv.zeros()
+        blob(cv, b, x, y, u(0.08, 0.12), u(0.07, 0.1), 1.0)
         fill += np.clip(1.6 * b * (0.75 + 0.35 * g["mottle"]), 0, 1) * u(0.7, 0.95)
         rec.stop(6, fill, dense)
+    _more_signs(cv, rng, lab, g, fill, dense, rec)
+
+def _more_signs(cv, rng, lab, g, fill, dense, rec):
+    "Consolidation, edema, mass and nodule, drawn after `_fill_signs`'s (same RNG stream)."
+    u = rng.uniform
     if lab[8]:  # Consolidation: homogeneous upper-lobe opacity with a sharp lower border (fissure)
-        s = int(rng.choice([-1, 1])); cx, cy, ax, ay, dome = g[s]; fy = cy + u(-0.1, 0.1)
+        s = int(rng.choice([-1, 1]))
+        cx, cy, ax, ay, dome = g[s]
+        fy = cy + u(-0.1, 0.1)
         sl, X, Y = cv.box(cx - ax, cx + ax, cy - ay, fy + 0.02)
         fill[sl] += u(0.8, 1.0) * _soft(Y - fy, cv.px) * _soft(cy - 0.55 * ay - Y, 0.15)
     if lab[9]:  # Edema: bilateral perihilar (bat-wing) haze
@@ -259,44 +298,52 @@ def _fill_signs(cv, rng, lab, g, fill, dense, rec=None):
             blob(cv, fill, cx - s * 0.35 * ax, cy + 0.1 * ay, u(0.12, 0.16), u(0.18, 0.24), v)
     if lab[4]:  # Mass: one large round opacity
         rec.start(fill, dense)
-        s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s], "any", 0.12)
+        s = int(rng.choice([-1, 1]))
+        x, y = _point(rng, g[s], "any", 0.12)
         ellipse(cv, dense, x, y, u(0.1, 0.15), u(0.1, 0.15), u(0.35, 0.48), edge=0.03, ang=u(0, 3))
         rec.stop(4, fill, dense)
     if lab[5]:  # Nodule: one or two small well-defined round opacities
         rec.start(fill, dense)
         for _ in range(rng.integers(1, 3)):
-            s = int(rng.choice([-1, 1])); x, y = _point(rng, g[s])
-            r = u(0.04, 0.06); ellipse(cv, dense, x, y, r, r, u(0.4, 0.55), edge=0.012)
-
+            s = int(rng.choice([-1, 1]))
+            x, y = _point(rng, g[s])
+            r = u(0.04, 0.06)
+            ellipse(cv, dense, x, y, r, r, u(0.4, 0.55), edge=0.012)
         rec.stop(5, fill, dense)
+
 def _triangle(cv, out, pts, val):
     "Add `val` inside a triangle (soft edge of ~1.5 px)."
     (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
     sl, X, Y = cv.box(x0, x1, y0, y1)
     m = np.ones(np.broadcast_shapes(X.shape, Y.shape), np.float32)
-    area = (pts[1, 0] - pts[0, 0]) * (pts[2, 1] - pts[0, 1]) - (pts[2, 0] - pts[0, 0]) * (pts[1, 1] - pts[0, 1])
+    area = ((pts[1, 0] - pts[0, 0]) * (pts[2, 1] - pts[0, 1])
+            - (pts[2, 0] - pts[0, 0]) * (pts[1, 1] - pts[0, 1]))
     for i in range(3):
         (ax_, ay_), (bx, by) = pts[i], pts[(i + 1) % 3]
-        nx, ny = -(by - ay_), bx - ax_; nrm = np.hypot(nx, ny) * np.sign(area)
+        nx, ny = -(by - ay_), bx - ax_
+        nrm = np.hypot(nx, ny) * np.sign(area)
         m = m * _soft(-((X - ax_) * nx + (Y - ay_) * ny) / nrm, 1.5 * cv.px)
     out[sl] += val * m
 
-# %% ../nbs/06_synth.ipynb #874234b7
+# %% ../nbs/06_synth.ipynb #7c05550a
 def _as_mask(labels) -> np.ndarray:
     "Labels as bool[14]: a set of names or indices, an NIH 'A|B' string, or a 0/1 vector of 14."
     if isinstance(labels, str): labels = set(labels.split("|")) - {"No Finding"}
     if isinstance(labels, (set, frozenset)):
         m = np.zeros(14, bool)
-        for v in labels: m[labels_to_mask(v).bit_length() - 1 if isinstance(v, str) else int(v)] = True
+        for v in labels:
+            m[labels_to_mask(v).bit_length() - 1 if isinstance(v, str) else int(v)] = True
         return m
     m = np.asarray(labels)
-    if m.shape != (14,): raise ValueError(f"labels: expected a set of names/indices or a 0/1 vector of 14, got shape {m.shape}")
+    if m.shape != (14,):
+        raise ValueError(f"labels: expected a set of names/indices or a 0/1 vector of 14, "
+                         f"got shape {m.shape}")
     return m.astype(bool)
 
 def _ribs(cv, D, a, lungs):
     "Posterior ribs (curved bands over each lung) and clavicles."
     for s in (-1, 1):
-        cx = lungs[s][0]; ax = lungs[s][2]
+        cx, ax = lungs[s][0], lungs[s][2]
         for i in range(10):
             yi = a.rib_y0 + i * a.rib_gap
             sl, X, Y = cv.box(cx - ax - 0.05, cx + ax + 0.05, yi - 0.05, yi + 0.25)
@@ -305,31 +352,39 @@ def _ribs(cv, D, a, lungs):
             D[sl] += 0.09 * _soft(np.abs(Y - yc) - 0.022, 0.02)
         sl, X, Y = cv.box(a.cx + min(s * 0.08, s * 0.6), a.cx + max(s * 0.08, s * 0.6), -0.95, -0.6)
         yc = -0.72 - 0.2 * s * (X - a.cx)
-        D[sl] += 0.13 * _soft(np.abs(Y - yc) - 0.025, 0.02) * _soft(np.abs(X - a.cx - s * 0.34) - 0.26, 0.04)
+        D[sl] += (0.13 * _soft(np.abs(Y - yc) - 0.025, 0.02)
+                  * _soft(np.abs(X - a.cx - s * 0.34) - 0.26, 0.04))
 
 def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None,
-             boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) of each drawn sign
+             boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) of each sign
             ) -> np.ndarray:
-    "Draw one synthetic frontal chest X-ray (uint8 [size,size]) showing the sign of every finding in `labels`."
-    lab = _as_mask(labels); rng = np.random.default_rng(rng); u = rng.uniform
+    "One synthetic frontal chest X-ray (uint8 [size,size]) showing the sign of each of `labels`."
+    lab, rng = _as_mask(labels), np.random.default_rng(rng)
+    u = rng.uniform
     rec = _Signs() if boxes is not None else _NO_SIGNS
-    a = anatomy or sample_anatomy(rng); cv = Canvas(size)
+    a, cv = anatomy or sample_anatomy(rng), Canvas(size)
     g = {"atel": int(rng.choice([-1, 1])), "eff": _sides(rng)}
-    lungs = _lungs(a, lab[10], {g["atel"]: u(0.1, 0.16)} if lab[0] else {}); g.update(lungs)
+    lungs = _lungs(a, lab[10], {g["atel"]: u(0.1, 0.16)} if lab[0] else {})
+    g.update(lungs)
     g["mottle"] = smooth_noise(rng, size, 28) if lab[6] else None
     D = cv.zeros()
     ellipse(cv, D, a.cx, 0.2, 0.86 * a.scale, 1.3, 0.5, edge=0.08)        # trunk soft tissue
     ellipse(cv, D, a.cx, -0.3, 0.1, 0.75, 0.12, edge=0.05)                # mediastinum
     ellipse(cv, D, a.cx, 0.0, 0.045, 1.4, 0.1, edge=0.01)                 # spine
-    H = cv.zeros(); hs = a.heart * (u(1.35, 1.55) if lab[1] else 1.0)
-    ellipse(cv, H, a.cx + 0.12 * hs, 0.26, 0.26 * hs * a.scale, 0.19 * (1 + 0.35 * (hs - 1)), 1.0, ang=-0.3)
+    H, hs = cv.zeros(), a.heart * (u(1.35, 1.55) if lab[1] else 1.0)
+    ellipse(cv, H, a.cx + 0.12 * hs, 0.26, 0.26 * hs * a.scale, 0.19 * (1 + 0.35 * (hs - 1)), 1.0,
+            ang=-0.3)
     np.clip(H, 0, 1, out=H)
     side = {s: cv.zeros() for s in (-1, 1)}
-    for s in (-1, 1): _lung_mask(cv, side[s], lungs[s]); np.clip(side[s], 0, 1, out=side[s])
-    air = (side[-1] + side[1]) * (1 - H); rec.air = air
+    for s in (-1, 1):
+        _lung_mask(cv, side[s], lungs[s])
+        np.clip(side[s], 0, 1, out=side[s])
+    air = rec.air = (side[-1] + side[1]) * (1 - H)
     if lab[1]: rec.add(1, H)  # the enlarged heart
-    marks = air.copy(); extra = cv.zeros()
-    if lab[7]: _pneumothorax(cv, rng, lungs, side, marks, extra, D); rec.add(7, extra)  # the air outside the lung
+    marks, extra = air.copy(), cv.zeros()
+    if lab[7]:
+        _pneumothorax(cv, rng, lungs, side, marks, extra, D)
+        rec.add(7, extra)  # the air outside the lung
     fill, dense = cv.zeros(), cv.zeros()
     _fill_signs(cv, rng, lab, g, fill, dense, rec)
     _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D)
@@ -347,16 +402,24 @@ def draw_cxr(labels, size: int = 256, rng=None, anatomy: Anatomy | None = None,
 
 def _pneumothorax(cv, rng, lungs, side, marks, extra, D):
     "Collapsed lung with a visible pleural line; no markings (and extra air) outside it."
-    u = rng.uniform; s = int(rng.choice([-1, 1])); cx, cy, ax, ay, dome = lungs[s]; f = u(0.6, 0.78)
+    u, s = rng.uniform, int(rng.choice([-1, 1]))
+    cx, cy, ax, ay, dome = lungs[s]
+    f = u(0.6, 0.78)
     Lc = (cx - s * (1 - f) * ax * 0.5, cy + (1 - f) * ay * 0.5, ax * f, ay * f, dome + 0.05)
-    C = cv.zeros(); _lung_mask(cv, C, Lc); np.clip(C, 0, 1, out=C)
+    C = cv.zeros()
+    _lung_mask(cv, C, Lc)
+    np.clip(C, 0, 1, out=C)
     ptx = np.clip(side[s] - C, 0, 1)
-    marks -= ptx; np.clip(marks, 0, None, out=marks); extra += ptx
-    ring = cv.zeros(); _lung_mask(cv, ring, Lc); _lung_mask(cv, ring, Lc, -1.0, shrink=max(0.012, 1.2 * cv.px))
+    marks -= ptx
+    np.clip(marks, 0, None, out=marks)
+    extra += ptx
+    ring = cv.zeros()
+    _lung_mask(cv, ring, Lc)
+    _lung_mask(cv, ring, Lc, -1.0, shrink=max(0.012, 1.2 * cv.px))
     D += 0.2 * np.clip(ring, 0, 1) * side[s]
 
 def _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D):
-    "Fibrosis (basal/peripheral reticulation), pleural thickening (lateral rim), hernia (retrocardiac bulge)."
+    "Fibrosis (basal reticulation), pleural thickening (lateral rim), hernia (retrocardiac bulge)."
     u = rng.uniform
     if lab[11]:
         w = cv.zeros()
@@ -366,11 +429,15 @@ def _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D):
         fill += np.clip(w, 0, 1) * ridges(rng, cv.n, 30, 0.4) * u(0.8, 1.0) * (side[-1] + side[1])
     if lab[12]:
         for s in _sides(rng, 0.4):
-            cx, cy, ax, ay, dome = lungs[s]; t = u(0.05, 0.08)
-            ring = cv.zeros(); _lung_mask(cv, ring, lungs[s]); _lung_mask(cv, ring, lungs[s], -1.0, shrink=t)
+            cx, cy, ax, ay, dome = lungs[s]
+            t = u(0.05, 0.08)
+            ring = cv.zeros()
+            _lung_mask(cv, ring, lungs[s])
+            _lung_mask(cv, ring, lungs[s], -1.0, shrink=t)
             sl, X, Y = cv.box(-1, 1, -1, 1)
             lat = _soft(-s * (X - cx) - 0.2 * ax, 0.1) * _soft(Y - (dome - 0.05), 0.1)
-            fill += np.clip(ring, 0, 1) * lat; dense += 0.08 * np.clip(ring, 0, 1) * lat
+            fill += np.clip(ring, 0, 1) * lat
+            dense += 0.08 * np.clip(ring, 0, 1) * lat
     if lab[13]:
         x, y, r = a.cx + u(-0.04, 0.1), u(0.38, 0.48), u(0.11, 0.15)
         ellipse(cv, dense, x, y, r * 1.15, r, u(0.18, 0.26), edge=0.015)
@@ -380,34 +447,42 @@ def _chronic_signs(cv, rng, lab, a, lungs, side, fill, dense, D):
 def _expose(D, rng, size, rec=None):
     "Rotation, exposure, gamma, noise → uint8 (the recorder's sign maps get the same rotation)."
     u = rng.uniform
-    ang, shift = u(-4, 4), (u(-0.03, 0.03) * size, u(-0.03, 0.03) * size)  # the draws of the original one-liner, in order
-    pose = lambda a: np.asarray(Image.fromarray(a, "F").rotate(ang, Image.BILINEAR, translate=shift))
-    D = pose(D); (rec or _NO_SIGNS).finish(pose)
-    D = 0.2 + 0.95 * D * u(0.9, 1.15) + u(-0.04, 0.04) + 0.03 * smooth_noise(rng, size, 3)  # NIH-like mean ≈ 0.5
+    ang, shift = u(-4, 4), (u(-0.03, 0.03) * size, u(-0.03, 0.03) * size)  # drawn in this order
+    pose = lambda a: np.asarray(Image.fromarray(a, "F").rotate(ang, Image.BILINEAR,
+                                                              translate=shift))
+    D = pose(D)
+    (rec or _NO_SIGNS).finish(pose)
+    # NIH-like mean ≈ 0.5
+    D = 0.2 + 0.95 * D * u(0.9, 1.15) + u(-0.04, 0.04) + 0.03 * smooth_noise(rng, size, 3)
     D = np.clip(D, 0, 1) ** u(0.8, 1.2)
     D = D + rng.normal(0, u(0.01, 0.025), D.shape).astype(np.float32)
     return (np.clip(D, 0, 1) * 255 + 0.5).astype(np.uint8)
 
-# %% ../nbs/06_synth.ipynb #b0d57306
-BOX_FINDINGS = (0, 1, 2, 3, 4, 5, 6, 7)  # the 8 findings NIH boxed (Atelectasis … Pneumothorax), by index
+# %% ../nbs/06_synth.ipynb #d7107d05
+BOX_FINDINGS = (0, 1, 2, 3, 4, 5, 6, 7)  # the 8 findings NIH boxed (Atelectasis … Pneumothorax)
+
+# %% ../nbs/06_synth.ipynb #41ebf1dc
 NIH_BOX_NAMES = {"Infiltration": "Infiltrate"}  # NIH's BBox_List spells this finding differently
 
+# %% ../nbs/06_synth.ipynb #0300777f
 def _blob_boxes(m: np.ndarray,  # [H, W] effect map of one finding, after the pose
-                rel: float = 0.5,  # a pixel belongs to the sign where the map exceeds rel × its maximum
-                min_frac: float = 0.1,  # regions smaller than this fraction of the largest are dropped
+                rel: float = 0.5,  # a pixel is in the sign where the map exceeds rel × its maximum
+                min_frac: float = 0.1,  # regions under this fraction of the largest are dropped
                ) -> list[tuple[int, int, int, int]]:
     "(x, y, w, h) in pixels of each separate region of the sign (touching pieces merged)."
     from scipy import ndimage as ndi
     if not m.max() > 0: return []
     on = m > rel * m.max()
     lab, n = ndi.label(ndi.binary_dilation(on, iterations=2))  # pieces ≤ 4 px apart are one region
-    lab = lab * on; area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    lab = lab * on
+    area = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     out = [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
-           for i, s in enumerate(ndi.find_objects(lab)) if s is not None and area[i] >= min_frac * area.max()]
+           for i, s in enumerate(ndi.find_objects(lab))
+           if s is not None and area[i] >= min_frac * area.max()]
     return sorted(out, key=lambda b: (b[1], b[0]))
 
 class _Signs:
-    "Where each drawn sign shows: effect maps on the canvas, then (after the pose) boxes. Draws no random numbers."
+    "Where each drawn sign shows: effect maps on the canvas, then (after the pose) boxes. No RNG."
     def __init__(self): self.air, self.maps, self.boxes, self._before = None, {}, [], None
     def start(self, fill, dense): self._before = (fill.copy(), dense.copy())
     def stop(self, k, fill, dense):
@@ -425,78 +500,96 @@ class _NoSigns(_Signs):
 
 _NO_SIGNS = _NoSigns()
 
-# %% ../nbs/06_synth.ipynb #a5272a66
+# %% ../nbs/06_synth.ipynb #5a911b9b
 def finding_grid(size: int = 128,  # tile size
                  seed: int = 0,  # anatomy and image seed
                  cols: int = 5) -> Image.Image:
     "A PIL grid: no finding, then one tile per finding, all on the same patient."
     a = sample_anatomy(np.random.default_rng(seed))
-    tiles = [draw_cxr(set() if k < 0 else {k}, size, np.random.default_rng([seed, k + 1]), a) for k in range(-1, 14)]
+    tiles = [draw_cxr(set() if k < 0 else {k}, size, np.random.default_rng([seed, k + 1]), a)
+             for k in range(-1, 14)]  # [size, size] each
     tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
-    return Image.fromarray(np.vstack([np.hstack(tiles[r:r + cols]) for r in range(0, len(tiles), cols)]))
+    rows = [np.hstack(tiles[r:r + cols]) for r in range(0, len(tiles), cols)]
+    return Image.fromarray(np.vstack(rows))
 
-# %% ../nbs/06_synth.ipynb #fba52b39
+# %% ../nbs/06_synth.ipynb #fb526591
 def plan_synthetic(n: int = 2000,  # number of images
                    seed: int = 0,  # random seed
                    min_prevalence: float = 0.03,  # see `label_set_probs`
-                   images_per_patient: tuple[int, int] = (1, 4),  # (min, max) images per patient, inclusive
+                   images_per_patient: tuple[int, int] = (1, 4),  # (min, max) per patient
                   ) -> pd.DataFrame:
     "One row per synthetic image: image, patient_id, follow_up, mask, age, gender, view, split."
     lo, hi = images_per_patient
-    if not 1 <= lo <= hi: raise ValueError(f"images_per_patient must be (lo, hi) with 1 <= lo <= hi, got {images_per_patient}")
+    if not 1 <= lo <= hi:
+        raise ValueError(f"images_per_patient must be (lo, hi) with 1 <= lo <= hi, "
+                         f"got {images_per_patient}")
     if n < 1: raise ValueError(f"n must be >= 1, got {n}")
-    rng = np.random.default_rng([seed, 0xC0DE]); t = nih_label_sets()
-    k = rng.integers(lo, hi + 1, size=n); pid = np.repeat(np.arange(1, n + 1), k)[:n]
+    rng, t = np.random.default_rng([seed, 0xC0DE]), nih_label_sets()
+    k = rng.integers(lo, hi + 1, size=n)
+    pid = np.repeat(np.arange(1, n + 1), k)[:n]
     fu = np.concatenate([np.arange(c) for c in k])[:n]
     masks = t["mask"].to_numpy()[rng.choice(len(t), n, p=label_set_probs(t, min_prevalence))]
-    age0, sex = rng.integers(18, 86, n + 1), rng.choice(["M", "F"], n + 1, p=[0.56, 0.44])  # NIH: 56 % male
-    df = pd.DataFrame({"image": [f"{p:08d}_{f:03d}.png" for p, f in zip(pid, fu)], "patient_id": pid,
+    age0 = rng.integers(18, 86, n + 1)
+    sex = rng.choice(["M", "F"], n + 1, p=[0.56, 0.44])  # NIH: 56 % male
+    df = pd.DataFrame({"image": [f"{p:08d}_{f:03d}.png" for p, f in zip(pid, fu)],
+                       "patient_id": pid,
                        "follow_up": fu, "mask": masks, "age": np.minimum(age0[pid] + fu // 2, 95),
                        "gender": sex[pid], "view": rng.choice(["PA", "AP"], n, p=[0.6, 0.4])})
     return df.assign(split=_patient_split(pid, rng))
 
 def _patient_split(pid: np.ndarray, rng, fracs=(0.7, 0.1)) -> np.ndarray:
-    "Patient-disjoint train/val/test names with ~70/10/20 % of the images (at least one patient each)."
-    pats = rng.permutation(np.unique(pid)); k = len(pats)
-    if k < 3: raise ValueError(f"{len(pid)} images make only {k} patient(s); need 3 for train/val/test: raise n")
+    "Patient-disjoint train/val/test names with ~70/10/20 % of the images (≥ one patient each)."
+    pats = rng.permutation(np.unique(pid))
+    k = len(pats)
+    if k < 3:
+        raise ValueError(f"{len(pid)} images make only {k} patient(s); need 3 for train/val/test: "
+                         f"raise n")
     cum = pd.Series(pid).value_counts().loc[pats].cumsum().to_numpy() / len(pid)
     i1 = int(np.clip(np.searchsorted(cum, fracs[0] + 1e-9), 1, k - 2))
     i2 = int(np.clip(np.searchsorted(cum, fracs[0] + fracs[1] + 1e-9), i1 + 1, k - 1))
     name = np.array(["train"] * i1 + ["val"] * (i2 - i1) + ["test"] * (k - i2))
     return pd.Series(name, index=pats).loc[pid].to_numpy()
 
-# %% ../nbs/06_synth.ipynb #3e4e3942
-NIH_COLUMNS = ("Image Index", "Finding Labels", "Follow-up #", "Patient ID", "Patient Age", "Patient Gender",
-               "View Position", "OriginalImage[Width", "Height]", "OriginalImagePixelSpacing[x", "y]")
+# %% ../nbs/06_synth.ipynb #15c9551d
+NIH_COLUMNS = ("Image Index", "Finding Labels", "Follow-up #", "Patient ID", "Patient Age",
+               "Patient Gender", "View Position", "OriginalImage[Width", "Height]",
+               "OriginalImagePixelSpacing[x", "y]")
 
+# %% ../nbs/06_synth.ipynb #40e6a5bd
 def render(seed: int,  # dataset seed
            patient_id: int,  # patient: fixes the anatomy
-           follow_up: int,  # image of that patient: fixes findings' placement, pose, exposure, noise
+           follow_up: int,  # image of that patient: fixes placement, pose, exposure, noise
            mask: int,  # 14-bit label mask
            size: int,  # output side in pixels
-           boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) per drawn sign, in pixels
+           boxes: list | None = None,  # if a list: gets (finding index, x, y, w, h) per sign, in px
           ) -> np.ndarray:
     "The pixels of one synthetic image (uint8 [size, size])."
     anat = sample_anatomy(np.random.default_rng([seed, patient_id, 0]))
-    return draw_cxr(mask_bits([mask])[0], size, np.random.default_rng([seed, patient_id, follow_up + 1]), anat, boxes)
+    rng = np.random.default_rng([seed, patient_id, follow_up + 1])
+    return draw_cxr(mask_bits([mask])[0], size, rng, anat, boxes)
 
+# %% ../nbs/06_synth.ipynb #54a57a97
 def _write_png(job: tuple) -> list:
     "Render and save one image (worker entry point); returns its `BBox_List` rows."
     path, seed, pid, fu, mask, size = job
     boxes = []
     Image.fromarray(render(seed, pid, fu, mask, size, boxes), "L").save(path)
     names, img = nih_labels(), Path(path).name
-    return [(img, NIH_BOX_NAMES.get(names[k], names[k]), x, y, w, h) for k, x, y, w, h in boxes if k in BOX_FINDINGS]
+    return [(img, NIH_BOX_NAMES.get(names[k], names[k]), x, y, w, h)
+            for k, x, y, w, h in boxes if k in BOX_FINDINGS]
 
 def _atomic_write(path: Path, text: str):
     "Write a text file via a temporary name and a rename, so readers never see half a file."
-    tmp = path.with_name(path.name + ".tmp"); tmp.write_text(text); os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 def _write_tables(df: pd.DataFrame, out: Path, size: int):
     "Data_Entry_2017.csv and the three split lists."
     sp = round(350.0 / size, 6)
-    meta = pd.DataFrame(dict(zip(NIH_COLUMNS, [df["image"], df["mask"].map(mask_to_labels), df["follow_up"],
-                        df["patient_id"], df["age"], df["gender"], df["view"], size, size, sp, sp])))
+    cols = [df["image"], df["mask"].map(mask_to_labels), df["follow_up"], df["patient_id"],
+            df["age"], df["gender"], df["view"], size, size, sp, sp]
+    meta = pd.DataFrame(dict(zip(NIH_COLUMNS, cols)))
     _atomic_write(out / "Data_Entry_2017.csv", meta.to_csv(index=False))
     bits = mask_bits(df["mask"])
     for split in ("train", "val", "test"):
@@ -504,68 +597,85 @@ def _write_tables(df: pd.DataFrame, out: Path, size: int):
         lines = [df["image"].iat[i] + " " + " ".join(map(str, bits[i])) for i in rows]
         _atomic_write(out / f"{split}_official.txt", "\n".join(lines) + "\n")
 
+# %% ../nbs/06_synth.ipynb #638a0411
 BBOX_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"  # NIH's header line, verbatim
 
 def _write_boxes(rows: list, out: Path):
-    "BBox_List_2017.csv: NIH's header and columns, one row per sign, sorted by image, finding, position."
+    "BBox_List_2017.csv: NIH's header and columns, one row per sign, by image, finding, position."
     order = {NIH_BOX_NAMES.get(l, l): i for i, l in enumerate(nih_labels())}
     rows = sorted(rows, key=lambda r: (r[0], order[r[1]], r[3], r[2]))
-    _atomic_write(out / "BBox_List_2017.csv", "\n".join([BBOX_HEADER] + [",".join(map(str, r)) for r in rows]) + "\n")
+    lines = [BBOX_HEADER] + [",".join(map(str, r)) for r in rows]
+    _atomic_write(out / "BBox_List_2017.csv", "\n".join(lines) + "\n")
 
-# %% ../nbs/06_synth.ipynb #64fb5e50
+# %% ../nbs/06_synth.ipynb #697884ec
 def _run(jobs: list, workers: int, progress: bool, desc: str) -> list:
-    "Run `_write_png` over jobs, in-process (workers=1) or in a process pool, with a progress bar; → box rows."
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="img"); rows = []
+    "Run `_write_png` over jobs, in-process (workers=1) or in a process pool; → box rows."
+    bar, rows = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="img"), []
     if workers <= 1:
-        for j in jobs: rows += _write_png(j); bar.update()
+        for j in jobs:
+            rows += _write_png(j)
+            bar.update()
     else:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(workers) as pool:
-            for r in pool.imap_unordered(_write_png, jobs, chunksize=8): rows += r; bar.update()
+            for r in pool.imap_unordered(_write_png, jobs, chunksize=8):
+                rows += r
+                bar.update()
     bar.close()
     return rows
 
-def make_synthetic_nih(out: Path | str,  # output root (created): images/, Data_Entry_2017.csv, *_official.txt, BBox_List
+def make_synthetic_nih(out: Path | str,  # root (created): images/, Data_Entry_2017.csv, lists…
                        n: int = 2000,  # number of images
                        size: int = 256,  # image side in pixels, 64…1024
                        seed: int = 0,  # random seed; same seed → same files
                        workers: int | None = None,  # processes; None = all cores, 1 = in-process
-                       min_prevalence: float = 0.03,  # raise every finding to at least this prevalence
-                       images_per_patient: tuple[int, int] = (1, 4),  # (min, max) images per patient
+                       min_prevalence: float = 0.03,  # every finding's prevalence at least this
+                       images_per_patient: tuple[int, int] = (1, 4),  # (min, max) per patient
                        progress: bool = True,  # show a progress bar
                       ) -> Path:
-    "Write a synthetic NIH ChestX-ray14 look-alike (PNGs, metadata CSV, paper-style split lists) to `out`."
+    "Write a synthetic NIH ChestX-ray14 look-alike (PNGs, metadata CSV, split lists) to `out`."
     if not 64 <= size <= 1024: raise ValueError(f"size must be between 64 and 1024, got {size}")
-    out = Path(out); (out / "images").mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
     df = plan_synthetic(n, seed, min_prevalence, images_per_patient)
-    jobs = [(str(out / "images" / r.image), seed, int(r.patient_id), int(r.follow_up), int(r.mask), size)
-            for r in df.itertuples()]
+    jobs = [(str(out / "images" / r.image), seed, int(r.patient_id), int(r.follow_up), int(r.mask),
+             size) for r in df.itertuples()]
     rows = _run(jobs, int(workers or os.cpu_count() or 1), progress, f"synthetic NIH {size}²")
-    _write_tables(df, out, size); _write_boxes(rows, out)
+    _write_tables(df, out, size)
+    _write_boxes(rows, out)
     return out
 
-# %% ../nbs/06_synth.ipynb #7a3a1993
+# %% ../nbs/06_synth.ipynb #e66d37f9
 def _learnability_auc(n: int, size: int = 64, seed: int = 0) -> pd.Series:
-    "Held-out AUC per finding of a logistic regression on pixels + pooled top-hat of `n` synthetic images."
+    "Held-out AUC per finding of a logistic regression on pixels + pooled top-hats of `n` images."
     from scipy import ndimage as ndi
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    p = plan_synthetic(n, seed); Y = mask_bits(p["mask"])
-    X = np.stack([render(seed, r.patient_id, r.follow_up, r.mask, size) for r in p.itertuples()]).astype(np.float32) / 255
+    p = plan_synthetic(n, seed)
+    Y = mask_bits(p["mask"])  # [N, 14]
+    X = np.stack([render(seed, r.patient_id, r.follow_up, r.mask, size)
+                  for r in p.itertuples()]).astype(np.float32) / 255  # [N, size, size]
     pool = lambda a: a.reshape(n, 8, size // 8, 8, size // 8).max((2, 4)).reshape(n, -1)  # [N, 64]
-    tophat = [np.clip(X - ndi.gaussian_filter(X, (0, s, s)), 0, None) for s in (2, 6)]  # bright spots, blobs
-    F = np.concatenate([X.reshape(n, -1)] + [pool(t) for t in tophat], 1)
-    F = (F - F.mean(0)) / (F.std(0) + 1e-3); tr = p["split"].to_numpy() != "test"
-    auc = [roc_auc_score(Y[~tr, k], LogisticRegression(C=1e-3, max_iter=300).fit(F[tr], Y[tr, k]).decision_function(F[~tr]))
-           if 0 < Y[~tr, k].sum() < (~tr).sum() and Y[tr, k].sum() > 0 else np.nan for k in range(14)]
+    # bright spots, blobs
+    tophat = [np.clip(X - ndi.gaussian_filter(X, (0, s, s)), 0, None) for s in (2, 6)]
+    F = np.concatenate([X.reshape(n, -1)] + [pool(t) for t in tophat], 1)  # [N, size² + 128]
+    F = (F - F.mean(0)) / (F.std(0) + 1e-3)
+    tr = p["split"].to_numpy() != "test"
+    def score(k):
+        fit = LogisticRegression(C=1e-3, max_iter=300).fit(F[tr], Y[tr, k])
+        return roc_auc_score(Y[~tr, k], fit.decision_function(F[~tr]))
+    auc = [score(k) if 0 < Y[~tr, k].sum() < (~tr).sum() and Y[tr, k].sum() > 0 else np.nan
+           for k in range(14)]
     return pd.Series(auc, index=nih_labels()).round(3)
 
-# %% ../nbs/06_synth.ipynb #2ba0b45f
+# %% ../nbs/06_synth.ipynb #56e5b2be
 def synth_speed(size: int = 64,  # image side
                 n: int = 20,  # images to time
                ) -> float:
     "Images per second (one core) to draw and PNG-encode synthetic images of `size`²."
     import io, time
     t0 = time.perf_counter()
-    for i in range(n): Image.fromarray(render(0, i + 1, 0, i * 2654435761 % (1 << 14), size)).save(io.BytesIO(), "png")
+    for i in range(n):
+        img = render(0, i + 1, 0, i * 2654435761 % (1 << 14), size)
+        Image.fromarray(img).save(io.BytesIO(), "png")
     return n / (time.perf_counter() - t0)
