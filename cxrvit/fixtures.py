@@ -21,7 +21,7 @@ from .synth import (NIH_COLUMNS, labels_to_mask, mask_bits, mask_to_labels, nih_
 __all__ = ['CHEXPERT_FROM_NIH', 'CHEXPERT_COLUMNS', 'MIMIC_FILES', 'MIMIC_METADATA_COLUMNS', 'DATASETS', 'chexpert_findings',
            'chexpert_values', 'fixture_info', 'make_data_home', 'cached_data_home']
 
-# %% ../nbs/08_fixtures.ipynb #00f1c006
+# %% ../nbs/08_fixtures.ipynb #f5b23455
 CHEXPERT_FROM_NIH: dict[str, tuple[str, ...]] = {
     "Atelectasis": ("Atelectasis", "Lung Opacity"),
     "Cardiomegaly": ("Cardiomegaly", "Enlarged Cardiomediastinum"),
@@ -32,12 +32,13 @@ CHEXPERT_FROM_NIH: dict[str, tuple[str, ...]] = {
     "Pleural_Thickening": ("Pleural Other",), "Hernia": (),
 }
 
+# %% ../nbs/08_fixtures.ipynb #57e03f11
 def chexpert_findings(mask: int,  # NIH 14-bit label mask of a synthetic image
                      ) -> set[str]:
     "CheXpert observations shown by a synthetic image with NIH label mask `mask` (empty: none)."
     return {c for i, l in enumerate(nih_labels()) if mask >> i & 1 for c in CHEXPERT_FROM_NIH[l]}
 
-# %% ../nbs/08_fixtures.ipynb #00f1c009
+# %% ../nbs/08_fixtures.ipynb #4cbb013d
 def chexpert_values(masks: Sequence[int],  # NIH label masks, one per row
                     labels: Sequence[str],  # output columns (CheXpert observation names, any order)
                     rng: np.random.Generator,  # draws the uncertain / blank pattern
@@ -52,7 +53,8 @@ def chexpert_values(masks: Sequence[int],  # NIH label masks, one per row
     else: V = np.where(P, np.where(u < 0.2, -1.0, 1.0),
                        np.where(u < 0.05, -1.0, np.where(u < 0.3, 0.0, np.nan)))
     if "No Finding" in labels:
-        none = np.array([not p for p in pos]); V[:, list(labels).index("No Finding")] = np.where(
+        none = np.array([not p for p in pos])
+        V[:, list(labels).index("No Finding")] = np.where(
             none, 1.0, 0.0 if certain else np.nan)
     return pd.DataFrame(V, columns=list(labels))
 
@@ -94,13 +96,15 @@ def _gz(text: str) -> bytes:
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as f: f.write(text.encode())
     return buf.getvalue()
 
-# %% ../nbs/08_fixtures.ipynb #00f1c010
+# %% ../nbs/08_fixtures.ipynb #ccc5be6e
 def _nih(root: Path, n: int, size: int, seed: int, o: dict):
     "NIH ChestX-ray14: jobs, files, counts (o: make_data_home's layout options)."
-    p, layout = plan_synthetic(n, seed), o["nih_layout"]; names = p["image"].to_numpy()
+    p, layout = plan_synthetic(n, seed), o["nih_layout"]
+    names = p["image"].to_numpy()
     if layout == "flat": dirs = ["images"] * n
     else:
-        k = min(12, max(2, n // 25)); fold = np.empty(n, int)
+        k = min(12, max(2, n // 25))
+        fold = np.empty(n, int)
         fold[np.argsort(names, kind="stable")] = np.arange(n) * k // n  # consecutive sorted names
         dirs = [f"images_{f + 1:03d}/images" for f in fold]
     jobs = [(str(root / d / r.image), seed, int(r.patient_id), int(r.follow_up), int(r.mask), size,
@@ -112,7 +116,8 @@ def _nih(root: Path, n: int, size: int, seed: int, o: dict):
     files, bits = {"Data_Entry_2017_v2020.csv": meta.to_csv(index=False)}, mask_bits(p["mask"])
     counts = {}
     for s in ("train", "val", "test"):
-        rows = np.flatnonzero(p["split"].to_numpy() == s); counts[s] = _count(p.iloc[rows])
+        rows = np.flatnonzero(p["split"].to_numpy() == s)
+        counts[s] = _count(p.iloc[rows])
         files[f"{s}_official.txt"] = "".join(
             f"{names[i]} {' '.join(map(str, bits[i]))}\n" for i in rows)
     files["train_val_list.txt"] = "".join(f"{x}\n" for x in names[p["split"].to_numpy() != "test"])
@@ -150,8 +155,10 @@ def _chexpert(root: Path, n: int, size: int, seed: int, o: dict):
         counts[part] = _count(pat, s["Frontal/Lateral"] == "Frontal")
     return jobs, files, counts
 
-# %% ../nbs/08_fixtures.ipynb #00f1c014
+# %% ../nbs/08_fixtures.ipynb #4747dc90
 MIMIC_FILES = dict(load_manifest("mimic_cxr")["files"])
+
+# %% ../nbs/08_fixtures.ipynb #e8356d1d
 MIMIC_METADATA_COLUMNS = (
     "dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription", "ViewPosition",
     "Rows", "Columns", "StudyDate", "StudyTime", "ProcedureCodeSequence_CodeMeaning",
@@ -190,12 +197,13 @@ def _mimic(root: Path, n: int, size: int, seed: int, o: dict):
                                     "mask", "i"])  # one row per image; i = planned study
     return jobs, _mimic_files(t, p, size, rng), _mimic_counts(t)
 
-# %% ../nbs/08_fixtures.ipynb #00f1c016
+# %% ../nbs/08_fixtures.ipynb #0015216d
 def _mimic_files(t: pd.DataFrame, p: pd.DataFrame, size: int, rng: np.random.Generator) -> dict:
     "The three .csv.gz tables of the release."
     pa = p["view"].to_numpy()[t["i"]] == "PA"  # the study's frontal view
     desc = np.where(pa, "CHEST (PA AND LAT)", "CHEST (PORTABLE AP)")
-    i = t["i"].to_numpy(); days = rng.integers(0, 36500, len(p))[i]  # release dates: 2100s
+    i = t["i"].to_numpy()
+    days = rng.integers(0, 36500, len(p))[i]  # release dates: 2100s
     day = (pd.Timestamp("2110-01-01") + pd.to_timedelta(days, "D")).strftime("%Y%m%d").astype(int)
     meta = pd.DataFrame(dict(zip(MIMIC_METADATA_COLUMNS, [
         t["dicom_id"], t["subject_id"], t["study_id"], desc, t["ViewPosition"].replace("", np.nan),
@@ -234,11 +242,12 @@ def _covidx_name(src: str, pid: int, fu: int, uid: str, k: int) -> tuple[str, st
                                 f"MIDRC-RICORD-1C-SITE2-{pid:06d}-{fu}.{ext}")
     return f"{pid}", f"covid-{pid}-{fu}.{ext}"
 
-# %% ../nbs/08_fixtures.ipynb #00f1c019
+# %% ../nbs/08_fixtures.ipynb #e5aca10b
 def _covidx(root: Path, n: int, size: int, seed: int, o: dict):
     "COVIDx 9A: jobs, files, counts."
     p, rng = plan_synthetic(n, seed), np.random.default_rng([seed, 0xC0F1D])
-    pats = np.unique(p["patient_id"]); labels = list(load_manifest("covidx").labels)
+    pats = np.unique(p["patient_id"])
+    labels = list(load_manifest("covidx").labels)
     cls = dict(zip(pats, rng.choice(3, len(pats), p=[0.35, 0.25, 0.4])))
     src = {q: "rsna" if cls[q] < 2 else str(rng.choice(["cohen", "ricord", "sirm"])) for q in pats}
     bits = rng.integers(0, 2**63, (len(pats), 2))  # UUIDs of rsna patients
@@ -246,7 +255,8 @@ def _covidx(root: Path, n: int, size: int, seed: int, o: dict):
     sign = [0, labels_to_mask("Pneumonia"), labels_to_mask("Infiltration")]
     files, jobs, counts = {}, [], {}
     for part in ("train", "test"):
-        s = p[(p["split"] == "test") == (part == "test")]; lines = []
+        s = p[(p["split"] == "test") == (part == "test")]
+        lines = []
         for r in s.itertuples():
             q, fu = r.patient_id, int(r.follow_up)
             pid, fn = _covidx_name(src[q], int(q), fu, uid[q], r.Index + 1)
@@ -280,11 +290,13 @@ def _check_args(n: dict, size, seed, datasets, o: dict):
     if not 0 <= o["lateral_fraction"] < 1:
         raise ValueError(f"lateral_fraction must be in [0, 1), got {o['lateral_fraction']}")
 
-# %% ../nbs/08_fixtures.ipynb #00f1c01c
+# %% ../nbs/08_fixtures.ipynb #29857035
 def _write(path: Path, data: str | bytes):
     "Write a file via a temporary name and a rename."
-    path.parent.mkdir(parents=True, exist_ok=True); tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data if isinstance(data, bytes) else data.encode()); os.replace(tmp, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data if isinstance(data, bytes) else data.encode())
+    os.replace(tmp, path)
 
 def fixture_info(home: Path | str,  # a folder written by `make_data_home`
                 ) -> dict:
@@ -294,7 +306,7 @@ def fixture_info(home: Path | str,  # a folder written by `make_data_home`
         raise FileNotFoundError(f"{p}: not found; {home} was not written by make_data_home")
     return json.loads(p.read_text())
 
-# %% ../nbs/08_fixtures.ipynb #00f1c01d
+# %% ../nbs/08_fixtures.ipynb #26fead45
 def make_data_home(out: Path | str,  # data home to create (empty, or one made with these arguments)
                    n: int | dict[str, int] = 200,  # frontal images per dataset; {dataset: n}
                    size: int = 64,  # image side in pixels, 64…1024
@@ -308,7 +320,8 @@ def make_data_home(out: Path | str,  # data home to create (empty, or one made w
                    progress: bool = False,  # show a progress bar
                   ) -> Path:
     "Write a small data home: one folder per dataset, each in its release's on-disk format."
-    datasets = list(datasets); ns = n if isinstance(n, dict) else dict.fromkeys(datasets, n)
+    datasets = list(datasets)
+    ns = n if isinstance(n, dict) else dict.fromkeys(datasets, n)
     o = dict(nih_layout=nih_layout, lateral_fraction=lateral_fraction,
              chexpert_release=chexpert_release)  # what the writers read
     _check_args(ns, size, seed, datasets, o)
@@ -324,7 +337,8 @@ def make_data_home(out: Path | str,  # data home to create (empty, or one made w
     for d in datasets:
         ds_seed = 16 * seed + DATASETS.index(d)  # distinct per dataset
         j, f, counts[d] = _WRITERS[d](out / sub[d], ns.get(d, 200), size, ds_seed, o)
-        jobs += j; files.update({out / sub[d] / k: v for k, v in f.items()})
+        jobs += j
+        files.update({out / sub[d] / k: v for k, v in f.items()})
     _draw_all(jobs, int(workers or os.cpu_count() or 1), progress)
     for p, data in files.items(): _write(p, data)
     info = dict(params=params, roots={d: sub[d].split("/")[0] for d in datasets},
@@ -332,7 +346,7 @@ def make_data_home(out: Path | str,  # data home to create (empty, or one made w
     _write(out / "fixture.json", json.dumps(info, indent=1))  # last: marks the home complete
     return out
 
-# %% ../nbs/08_fixtures.ipynb #00f1c032
+# %% ../nbs/08_fixtures.ipynb #99a91e8d
 def _source_key() -> str:
     "Hash of the fixture and synthetic-generator modules' source (so a stale home never matches)."
     h = hashlib.sha256()
@@ -351,7 +365,8 @@ def cached_data_home(cache_dir: Path | str | None = None,  # default $CXRVIT_FIX
     key = hashlib.sha256(key.encode()).hexdigest()[:16]
     final = base / f"home-{key}"
     if (final / "fixture.json").is_file(): return final
-    tmp = base / f".build-{key}-{os.getpid()}"; shutil.rmtree(tmp, ignore_errors=True)
+    tmp = base / f".build-{key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
     make_data_home(tmp, **kw)
     try: os.rename(tmp, final)  # atomic; fails when another process published first
     except OSError: shutil.rmtree(tmp, ignore_errors=True)
