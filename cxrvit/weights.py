@@ -89,7 +89,7 @@ def url_weights(name: str) -> Path:
                          f"the file has {got}; delete it (or fix the #sha256=) and run again")
     return dest
 
-# %% ../nbs/15_weights.ipynb #a564cc8e
+# %% ../nbs/15_weights.ipynb #072f8f75
 def timm_weights(name: str) -> Path:
     "`timm:<model>.<tag>`: timm's Hub file (huggingface_hub's cache), converted once to a `.pth`."
     import timm
@@ -118,7 +118,8 @@ def timm_weights(name: str) -> Path:
         from safetensors.torch import load_file
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        torch.save({"model": load_file(f), "source": name}, tmp); os.replace(tmp, out)
+        torch.save({"model": load_file(f), "source": name}, tmp)
+        os.replace(tmp, out)
     return out
 
 # %% ../nbs/15_weights.ipynb #3238ecab
