@@ -22,9 +22,10 @@ __all__ = ['SAFE_GLOBALS', 'CheckpointError', 'UnsafeCheckpointError', 'safe_loa
            'rng_from_plain', 'atomic_torch_save', 'save_checkpoint', 'load_checkpoint', 'export_safetensors',
            'load_safetensors']
 
-# %% ../nbs/14_checkpoint.ipynb #8f03b338
+# %% ../nbs/14_checkpoint.ipynb #2c43a819
 SAFE_GLOBALS = [argparse.Namespace]  # the only non-builtin class the released checkpoints contain
 
+# %% ../nbs/14_checkpoint.ipynb #c52c92eb
 class CheckpointError(UserError):
     "A file that cannot be used as a checkpoint; the message names the path and the case."
     def __init__(self, path, case: str, detail: str = ""):
@@ -33,26 +34,45 @@ class CheckpointError(UserError):
     def __reduce__(self): return (_rebuild_error, (type(self), self.args, self.path, self.case))
 
 def _rebuild_error(cls, args, path, case):
-    e = cls.__new__(cls); RuntimeError.__init__(e, *args); e.path, e.case = path, case; return e
+    "Unpickle a `CheckpointError` (it travels between processes) with its path and case."
+    e = cls.__new__(cls)
+    RuntimeError.__init__(e, *args)
+    e.path, e.case = path, case
+    return e
 
+# %% ../nbs/14_checkpoint.ipynb #5b94be1c
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
-    "A checkpoint holds objects outside the allow-list; loading it would execute code from the file."
+    "A checkpoint holds objects outside the allow-list; loading it would run code from the file."
 
+# %% ../nbs/14_checkpoint.ipynb #e2c770ae
 def _sniff(path: Path) -> str | None:
     "Why `path` cannot be a torch file, judged from its first bytes (None: it may be one)."
     size = path.stat().st_size
     with open(path, "rb") as f: head = f.read(64)
-    if size == 0: return "empty file (0 bytes): probably cut off while being written; use another checkpoint"
-    if head.startswith((b"PK\x03\x04", b"\x80")): return None  # torch zip format, legacy torch pickle
-    text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
-    return (f"not a checkpoint: a text file starting {head[:24].decode(errors='replace')!r}" if text else
-            f"not a checkpoint: unknown format (first bytes {head[:8].hex()}); a torch .pth/.pt file was expected")
+    if size == 0:
+        return "empty file (0 bytes): probably cut off while being written; use another checkpoint"
+    if head.startswith((b"PK\x03\x04", b"\x80")): return None  # torch zip format, legacy pickle
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return f"not a checkpoint: a text file starting {head[:24].decode(errors='replace')!r}"
+    return (f"not a checkpoint: unknown format (first bytes {head[:8].hex()}); "
+            "a torch .pth/.pt file was expected")
+
+def _unpickling_error(path: Path, e: pickle.UnpicklingError) -> CheckpointError:
+    "The error for a refused unpickle: an allow-list refusal (unsafe) or a corrupt file."
+    lines = [l.strip() for l in str(e).splitlines() if "GLOBAL" in l]
+    if not lines:
+        return CheckpointError(path, "not a checkpoint or corrupt",
+                               str(e).strip().splitlines()[-1][:120])
+    return UnsafeCheckpointError(path,
+        f"refused: it contains objects outside the allow-list ({lines[0][:200]}). Unpickling them "
+        f"would run code stored in the file. If, and only if, you trust where the file comes from, "
+        f"pass allow_unsafe=True; better, re-save its tensors as a plain state dict or safetensors")
 
 def safe_load(path: str | Path,  # checkpoint file (.pth/.pt/.bin)
-              allow_unsafe: bool = False,  # unpickle arbitrary objects (runs code from the file!); trusted files only
+              allow_unsafe: bool = False,  # unpickle anything (runs the file's code!): trusted only
               map_location: str | torch.device = "cpu",  # where tensors are loaded
              ):
-    "`torch.load` with `weights_only=True` and the allow-list; a `CheckpointError` naming path and case otherwise."
+    "`torch.load` with `weights_only=True` and the allow-list; else a `CheckpointError`."
     path = Path(path)
     if path.is_dir(): raise CheckpointError(path, "a folder, not a checkpoint file")
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -62,38 +82,38 @@ def safe_load(path: str | Path,  # checkpoint file (.pth/.pt/.bin)
         if allow_unsafe: return torch.load(path, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        lines = [l.strip() for l in str(e).splitlines() if "GLOBAL" in l]
-        if not lines:
-            raise CheckpointError(path, "not a checkpoint or corrupt", str(e).strip().splitlines()[-1][:120]) from None
-        raise UnsafeCheckpointError(path,
-            f"refused: it contains objects outside the allow-list ({lines[0][:200]}). Unpickling them would run "
-            f"code stored in the file. If, and only if, you trust where the file comes from, pass "
-            f"allow_unsafe=True; better, re-save its tensors as a plain state dict or safetensors") from None
+    except pickle.UnpicklingError as e: raise _unpickling_error(path, e) from None
     except (EOFError, RuntimeError, KeyError, ValueError, OSError) as e:
-        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EIO): raise  # the disk's fault
-        raise CheckpointError(path, "truncated or corrupt checkpoint (an interrupted write or copy?); use another "
-                              "one, e.g. the previous checkpoint-N.pth", f"{type(e).__name__}: {str(e)[:100]}") from None
+        if isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EIO):
+            raise  # the disk's fault
+        raise CheckpointError(path, "truncated or corrupt checkpoint (an interrupted write or "
+                              "copy?); use another one, e.g. the previous checkpoint-N.pth",
+                              f"{type(e).__name__}: {str(e)[:100]}") from None
 
-# %% ../nbs/14_checkpoint.ipynb #d62106d1
+# %% ../nbs/14_checkpoint.ipynb #4d2700c4
 def extract_state_dict(obj: dict | str | Path,  # a loaded checkpoint, a state dict, or a path
                        allow_unsafe: bool = False,  # passed to `safe_load` for paths
                       ) -> dict[str, torch.Tensor]:
-    "The tensor dict inside a checkpoint (`model`, `state_dict` or top level), without a DDP `module.` prefix."
+    "The tensor dict of a checkpoint (`model`, `state_dict` or top level), without DDP's `module.`."
     where = f" {obj}" if isinstance(obj, (str, Path)) else ""
     if isinstance(obj, (str, Path)): obj = safe_load(obj, allow_unsafe=allow_unsafe)
     if not isinstance(obj, dict):
-        if where: raise CheckpointError(where.strip(), f"not a checkpoint: it holds a {type(obj).__name__}, not a dict")
-        raise TypeError(f"expected a checkpoint dict or a path, got {type(obj).__name__}")
+        kind = type(obj).__name__
+        if where:
+            raise CheckpointError(where.strip(), f"not a checkpoint: it holds a {kind}, not a dict")
+        raise TypeError(f"expected a checkpoint dict or a path, got {kind}")
     for k in ("model", "state_dict"):
-        if isinstance(obj.get(k), dict): obj = obj[k]; break
+        if isinstance(obj.get(k), dict):
+            obj = obj[k]
+            break
     sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    if not sd: raise ValueError(f"no tensors found in the checkpoint{where} (top-level keys: {list(obj)[:10]}); "
-                                "is it a checkpoint?")
+    if not sd:
+        raise ValueError(f"no tensors found in the checkpoint{where} "
+                         f"(top-level keys: {list(obj)[:10]}); is it a checkpoint?")
     if all(k.startswith("module.") for k in sd): sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
 
-# %% ../nbs/14_checkpoint.ipynb #04daf7b6
+# %% ../nbs/14_checkpoint.ipynb #b506ff16
 @dataclass
 class LoadReport:
     "What a weight transfer did."
@@ -102,17 +122,21 @@ class LoadReport:
     dropped: list[str] = field(default_factory=list)  # checkpoint keys deliberately not used
     notes: list[str] = field(default_factory=list)  # conversions applied
     def summary(self) -> str:
-        "One line: how many keys were matched, dropped and newly initialised (with the first names)."
-        return (f"{len(self.loaded)} matched, {len(self.dropped)} dropped {_short(self.dropped, 4)}, "
-                f"{len(self.missing)} newly initialised {_short(self.missing, 4)}" + "".join(f"; {n}" for n in self.notes))
+        "One line: how many keys were matched, dropped and newly initialised (first names)."
+        return (f"{len(self.loaded)} matched, "
+                f"{len(self.dropped)} dropped {_short(self.dropped, 4)}, "
+                f"{len(self.missing)} newly initialised {_short(self.missing, 4)}"
+                + "".join(f"; {n}" for n in self.notes))
     def to_dict(self) -> dict: return asdict(self)
     def __repr__(self):
-        return (f"LoadReport(loaded={len(self.loaded)}, missing={self.missing}, dropped={_short(self.dropped)}, "
-                f"notes={self.notes})")
+        return (f"LoadReport(loaded={len(self.loaded)}, missing={self.missing}, "
+                f"dropped={_short(self.dropped)}, notes={self.notes})")
 
 def _short(keys: list[str], n: int = 6) -> str:
+    "The first `n` keys, and how many there are in all."
     return "[" + ", ".join(keys[:n]) + (f", … ({len(keys)} in all)" if len(keys) > n else "") + "]"
 
+# %% ../nbs/14_checkpoint.ipynb #8414939e
 def _shape_mismatches(model_sd: dict, sd: dict) -> list[str]:
     return [f"{k} {tuple(sd[k].shape)} vs model {tuple(v.shape)}" for k, v in model_sd.items()
             if k in sd and sd[k].shape != v.shape]
@@ -121,7 +145,7 @@ def check_keys(model: nn.Module,  # target model
                sd: dict[str, torch.Tensor],  # state dict to load
                allowed_missing: set[str] = frozenset(),  # model keys that may be absent from `sd`
               ) -> list[str]:
-    "Raise a ValueError naming the first mismatching keys (missing, unexpected, other shape); returns missing."
+    "Raise a ValueError naming the first mismatching keys (missing, unexpected, shape); -> missing."
     msd = model.state_dict()
     missing = [k for k in msd if k not in sd]
     bad_missing = [k for k in missing if k not in allowed_missing]
@@ -131,11 +155,12 @@ def check_keys(model: nn.Module,  # target model
         parts = [f"{len(bad_missing)} missing {_short(bad_missing)}" if bad_missing else "",
                  f"{len(unexpected)} unexpected {_short(unexpected)}" if unexpected else "",
                  f"{len(shapes)} with other shapes {_short(shapes, 3)}" if shapes else ""]
-        raise ValueError(f"checkpoint does not fit {type(model).__name__}: " + "; ".join(p for p in parts if p)
+        raise ValueError(f"checkpoint does not fit {type(model).__name__}: "
+                         + "; ".join(p for p in parts if p)
                          + ". Is it a checkpoint of another model (size, patch, channels)?")
     return missing
 
-# %% ../nbs/14_checkpoint.ipynb #c20ad848
+# %% ../nbs/14_checkpoint.ipynb #258b1984
 def load_mae_into_vit(vit: nn.Module,  # cxrvit.vit.VisionTransformer to initialise
                       source: dict | str | Path,  # MAE checkpoint: path, loaded dict or state dict
                       allow_unsafe: bool = False,  # see `safe_load`
@@ -143,127 +168,191 @@ def load_mae_into_vit(vit: nn.Module,  # cxrvit.vit.VisionTransformer to initial
     "Initialise a ViT classifier from an MAE (or other ViT) checkpoint, with exact key checks."
     sd = dict(extract_state_dict(source, allow_unsafe))
     global_pool = isinstance(getattr(vit, "fc_norm", None), nn.LayerNorm)
-    drop = [k for k in sd if k.startswith(("decoder_", "mask_token", "head.", "head_dist.", "pre_logits."))
-            or (global_pool and k.startswith("norm."))]
+    unused = ("decoder_", "mask_token", "head.", "head_dist.", "pre_logits.")
+    drop = [k for k in sd if k.startswith(unused) or (global_pool and k.startswith("norm."))]
     for k in drop: del sd[k]
     rep = LoadReport(dropped=drop)
     if "pos_embed" in sd and sd["pos_embed"].shape != vit.pos_embed.shape:
-        old = tuple(sd["pos_embed"].shape); interpolate_pos_embed(sd, vit)
+        old = tuple(sd["pos_embed"].shape)
+        interpolate_pos_embed(sd, vit)
         rep.notes.append(f"pos_embed interpolated {old} -> {tuple(sd['pos_embed'].shape)}")
-    allowed = {"head.weight", "head.bias"} | ({"fc_norm.weight", "fc_norm.bias"} if global_pool else set())
+    allowed = {"head.weight", "head.bias"}
+    if global_pool: allowed |= {"fc_norm.weight", "fc_norm.bias"}
     try: rep.missing = check_keys(vit, sd, allowed)
     except ValueError as e:
-        if isinstance(source, (str, Path)): raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
+        if isinstance(source, (str, Path)):
+            raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
         raise
     vit.load_state_dict(sd, strict=False)
     rep.loaded = [k for k in vit.state_dict() if k in sd]
-    trunc_normal_(vit.head.weight, std=2e-5); nn.init.zeros_(vit.head.bias)
+    trunc_normal_(vit.head.weight, std=2e-5)  # the paper's head init
+    nn.init.zeros_(vit.head.bias)
     return rep
 
-# %% ../nbs/14_checkpoint.ipynb #ebe99537
-_OLD_DENSENET = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
+# %% ../nbs/14_checkpoint.ipynb #eb12b915
+_OLD_DENSENET = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+                           r"((?:[12])\."
+                           r"(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
 
-def convert_cnn_state_dict(sd: dict[str, torch.Tensor],  # raw state dict of a torchvision, MoCo or U-Net file
+def _cnn_key(k: str, unet: bool, notes: set) -> str | None:
+    "One checkpoint key in torchvision's names (None: drop it), noting each conversion in `notes`."
+    if k.startswith("module."): k = k[len("module."):]
+    if unet:
+        if not k.startswith("model.encoder."): return None
+        k = k[len("model.encoder."):]
+        notes.add("U-Net encoder: stripped 'model.encoder.'")
+    elif k.startswith(("encoder_k.", "queue")): return None
+    elif k.startswith("encoder_q."):
+        k = k[len("encoder_q."):]
+        notes.add("MoCo: stripped 'encoder_q.'")
+        if k.startswith("fc."): return None
+    m = _OLD_DENSENET.match(k)
+    if m:
+        k = m.group(1) + m.group(2)
+        notes.add("DenseNet: old 'norm.1'-style names renamed")
+    return k
+
+def convert_cnn_state_dict(sd: dict[str, torch.Tensor],  # state dict: torchvision, MoCo or U-Net
                           ) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
     "Map known layouts onto torchvision keys: -> (state dict, dropped keys, notes)."
     out, dropped, notes = {}, [], set()
     unet = any(k.startswith("model.encoder.") for k in sd)
     for k, v in sd.items():
-        if k.startswith("module."): k = k[len("module."):]
-        if unet:
-            if not k.startswith("model.encoder."): dropped.append(k); continue
-            k = k[len("model.encoder."):]; notes.add("U-Net encoder: stripped 'model.encoder.'")
-        elif k.startswith(("encoder_k.", "queue")): dropped.append(k); continue
-        elif k.startswith("encoder_q."):
-            k = k[len("encoder_q."):]; notes.add("MoCo: stripped 'encoder_q.'")
-            if k.startswith("fc."): dropped.append("encoder_q." + k); continue
-        m = _OLD_DENSENET.match(k)
-        if m: k = m.group(1) + m.group(2); notes.add("DenseNet: old 'norm.1'-style names renamed")
-        out[k] = v
+        new = _cnn_key(k, unet, notes)
+        if new is None: dropped.append(_dropped_name(k))
+        else: out[new] = v
     return out, dropped, sorted(notes)
+
+def _dropped_name(k: str) -> str:
+    "How a dropped key is reported: without DDP's `module.` prefix."
+    return k[len("module."):] if k.startswith("module.") else k
+
+# %% ../nbs/14_checkpoint.ipynb #17ca8ef7
+def _load_cnn(model, source, allow_unsafe):
+    sd, dropped, notes = convert_cnn_state_dict(extract_state_dict(source, allow_unsafe))
+    msd, name = model.state_dict(), type(model).__name__
+    heads = ("classifier.", "fc.")
+    misfit = lambda k: k not in msd or sd[k].shape != msd[k].shape
+    for k in [k for k in sd if k.startswith(heads) and misfit(k)]:
+        dropped.append(k)
+        del sd[k]
+    unexpected = [k for k in sd if k not in msd]
+    for k in unexpected:
+        dropped.append(k)
+        del sd[k]
+    if not sd:
+        raise ValueError(f"no checkpoint key matches {name} "
+                         f"(checkpoint keys: {_short(unexpected)})")
+    shapes = _shape_mismatches(msd, sd)
+    if shapes:
+        raise ValueError(f"checkpoint does not fit {name}: {len(shapes)} with other shapes "
+                         f"{_short(shapes, 3)}")
+    model.load_state_dict(sd, strict=False)
+    missing = [k for k in msd if k not in sd and not k.endswith("num_batches_tracked")]
+    counters = sum(k not in sd and k.endswith("num_batches_tracked") for k in msd)
+    if counters:
+        notes.append(f"{counters} BatchNorm num_batches_tracked counters absent "
+                     "(older file format)")
+    if unexpected: notes.append(f"{len(unexpected)} unmatched keys dropped")
+    loaded = [k for k in msd if k in sd]
+    return LoadReport(loaded=loaded, missing=missing, dropped=dropped, notes=notes)
 
 def load_cnn_weights(model: nn.Module,  # torchvision DenseNet-121 / ResNet-50 classifier
                      source: dict | str | Path,  # checkpoint: path, loaded dict or state dict
                      allow_unsafe: bool = False,  # see `safe_load`
                     ) -> LoadReport:
-    "Load pre-trained CNN weights (torchvision / MoCo v2 / U-Net MAE layouts) into a classifier; head kept fresh."
+    "Load CNN weights (torchvision, MoCo v2, U-Net MAE layouts) into a classifier; head kept fresh."
     try: return _load_cnn(model, source, allow_unsafe)
     except ValueError as e:
-        if isinstance(source, (str, Path)): raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
+        if isinstance(source, (str, Path)):
+            raise CheckpointError(source, "a checkpoint of another model", str(e)) from None
         raise
 
-def _load_cnn(model, source, allow_unsafe):
-    sd, dropped, notes = convert_cnn_state_dict(extract_state_dict(source, allow_unsafe))
-    msd = model.state_dict()
-    heads = ("classifier.", "fc.")
-    for k in [k for k in sd if k.startswith(heads) and (k not in msd or sd[k].shape != msd[k].shape)]:
-        dropped.append(k); del sd[k]
-    unexpected = [k for k in sd if k not in msd]
-    for k in unexpected: dropped.append(k); del sd[k]
-    if not sd: raise ValueError(f"no checkpoint key matches {type(model).__name__} (checkpoint keys: {_short(unexpected)})")
-    shapes = _shape_mismatches(msd, sd)
-    if shapes: raise ValueError(f"checkpoint does not fit {type(model).__name__}: {len(shapes)} with other shapes {_short(shapes, 3)}")
-    model.load_state_dict(sd, strict=False)
-    missing = [k for k in msd if k not in sd and not k.endswith("num_batches_tracked")]
-    counters = sum(k not in sd and k.endswith("num_batches_tracked") for k in msd)
-    if counters: notes.append(f"{counters} BatchNorm num_batches_tracked counters absent (older file format)")
-    if unexpected: notes.append(f"{len(unexpected)} unmatched keys dropped")
-    return LoadReport(loaded=[k for k in msd if k in sd], missing=missing, dropped=dropped, notes=notes)
-
-# %% ../nbs/14_checkpoint.ipynb #9f720eeb
+# %% ../nbs/14_checkpoint.ipynb #27aa6a01
 def to_plain(obj, where: str = "checkpoint"):
-    "Recursively convert to weights_only-loadable data (dict/list/tuple/str/number/None/tensor); error otherwise."
+    "Recursively convert to weights_only-loadable data (dict/list/tuple/str/number/None/tensor)."
     if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)): return obj
-    if isinstance(obj, np.ndarray): return torch.from_numpy(obj.astype(np.int64) if obj.dtype.kind == "u" else obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.astype(np.int64) if obj.dtype.kind == "u" else obj)
     if isinstance(obj, np.generic): return obj.item()
     if isinstance(obj, Path): return str(obj)
     if is_dataclass(obj) and not isinstance(obj, type): obj = asdict(obj)
     if isinstance(obj, argparse.Namespace): obj = vars(obj)
-    if isinstance(obj, dict): return {k if isinstance(k, (int, str)) else str(k): to_plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return type(obj)(to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
-    raise TypeError(f"{where}: cannot store a {type(obj).__name__} as plain checkpoint data; convert it first")
+    if isinstance(obj, dict):
+        return {k if isinstance(k, (int, str)) else str(k): to_plain(v, f"{where}[{k!r}]")
+                for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} as plain checkpoint data; "
+                    "convert it first")
 
+# %% ../nbs/14_checkpoint.ipynb #0744d09d
 def rng_to_plain(st: dict) -> dict:
-    "`cxrvit.core.rng_state()` -> plain data (python state as lists, numpy keys as an int64 tensor)."
+    "`cxrvit.core.rng_state()` -> plain data (python's state as lists, numpy's keys as int64)."
     out = dict(st)
-    if "python" in st: v, s, g = st["python"]; out["python"] = [v, list(s), g]
+    if "python" in st:
+        v, s, g = st["python"]
+        out["python"] = [v, list(s), g]
     if "numpy" in st: out["numpy"] = list(to_plain(tuple(st["numpy"])))
     return to_plain(out, "rng")
 
+# %% ../nbs/14_checkpoint.ipynb #9beee4fd
 def rng_from_plain(st: dict) -> dict:
     "Inverse of `rng_to_plain`: states `cxrvit.core.set_rng_state` accepts."
     out = dict(st)
-    if "python" in st: v, s, g = st["python"]; out["python"] = (v, tuple(s), g)
+    if "python" in st:
+        v, s, g = st["python"]
+        out["python"] = (v, tuple(s), g)
     if "numpy" in st:
         name, keys, *rest = st["numpy"]
         out["numpy"] = (name, keys.numpy().astype(np.uint32), *rest)
     return out
 
-# %% ../nbs/14_checkpoint.ipynb #6af70738
-def _state(x):
-    return x.state_dict() if hasattr(x, "state_dict") else x
-
+# %% ../nbs/14_checkpoint.ipynb #ca6008e7
 _SAVES = 0  # saves so far in this process, for the test hook below
 
+def _write_synced(f, data):
+    "Write `data` to the open file `f` and fsync it."
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+
+def _sync_dir(folder: Path):
+    "fsync a folder, so that a rename inside it is durable (a no-op where that is not allowed)."
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError: pass
+
 def atomic_torch_save(obj, path: str | Path):
-    "torch.save to a temp file in the same folder, fsync, then os.replace (never a half-written `path`)."
+    "torch.save to a temp file in the same folder, fsync, then os.replace (no half-written file)."
     global _SAVES
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); _SAVES += 1
-    buf = io.BytesIO(); torch.save(obj, buf); data = buf.getbuffer()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _SAVES += 1
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getbuffer()
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            if int(os.environ.get("CXRVIT_TEST_KILL_IN_SAVE", 0)) == _SAVES:  # test hook: die with half the file written
-                f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno()); os.kill(os.getpid(), signal.SIGKILL)
-            f.write(data); f.flush(); os.fsync(f.fileno())
+            if int(os.environ.get("CXRVIT_TEST_KILL_IN_SAVE", 0)) == _SAVES:  # test: die mid-write
+                _write_synced(f, data[: len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            _write_synced(f, data)
         os.replace(tmp, path)
     except OSError as e:
-        if e.errno and not e.filename: raise OSError(e.errno, e.strerror, str(path)) from e  # name the checkpoint
+        if e.errno and not e.filename:
+            raise OSError(e.errno, e.strerror, str(path)) from e  # name the checkpoint
         raise
     finally:
         if tmp.exists(): tmp.unlink()
-    try: fd = os.open(path.parent, os.O_RDONLY); os.fsync(fd); os.close(fd)  # make the rename itself durable
-    except OSError: pass
+    _sync_dir(path.parent)  # make the rename itself durable
+
+# %% ../nbs/14_checkpoint.ipynb #e14794f3
+def _state(x):
+    return x.state_dict() if hasattr(x, "state_dict") else x
 
 def save_checkpoint(path: str | Path,  # destination file (.pth)
                     model: nn.Module | dict | None = None,  # module or state dict
@@ -276,12 +365,14 @@ def save_checkpoint(path: str | Path,  # destination file (.pth)
                     **extra,  # more plain data (metrics, best score, …)
                    ) -> Path:
     "Write a resumable, pickle-free checkpoint atomically; returns the path."
-    ck = {"model": _state(model), "optimizer": _state(optimizer), "scaler": _state(scaler), "epoch": epoch,
-          "step": step, "rng": rng_to_plain(rng) if rng else None, "config": config, **extra}
+    ck = {"model": _state(model), "optimizer": _state(optimizer), "scaler": _state(scaler),
+          "epoch": epoch, "step": step, "rng": rng_to_plain(rng) if rng else None, "config": config,
+          **extra}
     atomic_torch_save(to_plain({k: v for k, v in ck.items() if v is not None}), path)
     return Path(path)
 
-def load_checkpoint(path: str | Path,  # file written by `save_checkpoint` (or a released checkpoint)
+# %% ../nbs/14_checkpoint.ipynb #ccbf42f5
+def load_checkpoint(path: str | Path,  # file from `save_checkpoint` (or a released checkpoint)
                     map_location: str | torch.device = "cpu",  # where tensors go
                    ) -> dict:
     "Read a checkpoint with `weights_only=True`; RNG states come back ready for `set_rng_state`."
@@ -289,19 +380,22 @@ def load_checkpoint(path: str | Path,  # file written by `save_checkpoint` (or a
     if ck.get("rng"): ck["rng"] = rng_from_plain(ck["rng"])
     return ck
 
-# %% ../nbs/14_checkpoint.ipynb #48a75d99
+# %% ../nbs/14_checkpoint.ipynb #70f77b21
 def export_safetensors(model: nn.Module | dict,  # module or state dict
                        path: str | Path,  # destination .safetensors file
-                       metadata: dict[str, str] | None = None,  # string metadata stored in the header
+                       metadata: dict[str, str] | None = None,  # string metadata for the header
                       ) -> Path:
     "Write the model's tensors to a safetensors file (atomically)."
     from safetensors.torch import save
     sd = {k: v.detach().cpu().contiguous() for k, v in _state(model).items()}
     data = save(sd, metadata={str(k): str(v) for k, v in (metadata or {}).items()})
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data); os.replace(tmp, path)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
     return path
 
+# %% ../nbs/14_checkpoint.ipynb #4eaff400
 def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     "Read a safetensors file into a state dict (CPU)."
     from safetensors.torch import load_file

@@ -15,21 +15,23 @@ from .vit import check_input
 # %% auto #0
 __all__ = ['densenet121', 'resnet50', 'MaskedAutoencoderCNN', 'mae_densenet121']
 
-# %% ../nbs/12_cnn.ipynb #a44d28e4
+# %% ../nbs/12_cnn.ipynb #fd919c23
 def _first_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
     "`conv` itself for 3 channels, else a fresh conv with the same geometry and `in_chans` inputs."
     if in_chans == conv.in_channels: return conv
-    return nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
+    return nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                     bias=conv.bias is not None)
 
 def densenet121(num_classes: int = 14,  # outputs of the new `classifier`
                 in_chans: int = 3,  # image channels
-                **kwargs,  # torchvision.models.densenet121 arguments (drop_rate, memory_efficient, …)
+                **kwargs,  # torchvision.models.densenet121 arguments (drop_rate, memory_efficient)
                ) -> nn.Module:
     "torchvision DenseNet-121, randomly initialised, with a `num_classes` head."
     m = torchvision.models.densenet121(weights=None, num_classes=num_classes, **kwargs)
     m.features.conv0 = _first_conv(m.features.conv0, in_chans)
     return m
 
+# %% ../nbs/12_cnn.ipynb #4e74023a
 def resnet50(num_classes: int = 14,  # outputs of the new `fc`
              in_chans: int = 3,  # image channels
              **kwargs,  # torchvision.models.resnet50 arguments
@@ -39,7 +41,7 @@ def resnet50(num_classes: int = 14,  # outputs of the new `fc`
     m.conv1 = _first_conv(m.conv1, in_chans)
     return m
 
-# %% ../nbs/12_cnn.ipynb #65854c65
+# %% ../nbs/12_cnn.ipynb #284561c2
 class MaskedAutoencoderCNN(nn.Module):
     "U-Net (smp) on a DenseNet-121 encoder trained to restore images with zeroed patches."
     norm_pix_loss = False
@@ -54,9 +56,12 @@ class MaskedAutoencoderCNN(nn.Module):
         super().__init__()
         try: import segmentation_models_pytorch as smp
         except ImportError as e:
-            raise ImportError("the CNN MAE needs segmentation-models-pytorch: pip install segmentation-models-pytorch==0.6.0") from e
+            raise ImportError("the CNN MAE needs segmentation-models-pytorch: "
+                              "pip install segmentation-models-pytorch==0.6.0") from e
         if img_size % 32 or img_size % patch_size:
-            raise ValueError(f"img_size must be divisible by 32 (U-Net) and by patch_size={patch_size}, got {img_size}")
+            raise ValueError("img_size must be divisible by 32 (U-Net) and by "
+                             f"patch_size={patch_size}, "
+                             f"got {img_size}")
         self.model = getattr(smp, model_arch)(encoder_name=encoder_name, encoder_weights=None,
                                               in_channels=in_chans, classes=in_chans)
         self.img_size, self.patch_size, self.in_chans = (img_size, img_size), patch_size, in_chans
@@ -70,18 +75,23 @@ class MaskedAutoencoderCNN(nn.Module):
         "Patches [N, L, p·p·C] -> images [N, C, H, W]."
         return patches_to_img(x, self.patch_size, self.grid)
 
-    def mask_images(self, imgs: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None):
+    def mask_images(self,
+                    imgs: torch.Tensor,  # normalised images [N, C, H, W]
+                    mask_ratio: float,  # fraction of patches zeroed
+                    noise: torch.Tensor | None = None,  # [N, L] noise fixing the mask; None: random
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
         "Zero the removed patches: -> (masked images [N, C, H, W], mask [N, L] with 1 = removed)."
         N, L = imgs.shape[0], self.grid[0] * self.grid[1]
         if noise is None: noise = torch.rand(N, L, device=imgs.device)
-        elif noise.shape != (N, L): raise ValueError(f"noise must have shape {(N, L)}, got {tuple(noise.shape)}")
+        elif noise.shape != (N, L):
+            raise ValueError(f"noise must have shape {(N, L)}, got {tuple(noise.shape)}")
         _, mask, _ = mask_from_noise(noise.to(imgs.device), mask_ratio)
         mask = mask.to(imgs.dtype)  # [N, L]
         return self.unpatchify(self.patchify(imgs) * (1 - mask.unsqueeze(-1))), mask
 
     def forward(self,
                 imgs: torch.Tensor,  # normalised images [N, C, H, W]
-                mask_ratio: float = 0.75,  # fraction of patches zeroed (paper: 0.75)
+                mask_ratio: float,  # fraction of patches zeroed (`PretrainRecipe.mask_ratio`)
                 noise: torch.Tensor | None = None,  # [N, L] noise fixing the mask; None = random
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         "-> (loss = MSE over all pixels, pred image [N, C, H, W], mask [N, L] with 1 = removed)."
@@ -90,6 +100,7 @@ class MaskedAutoencoderCNN(nn.Module):
         pred = self.model(masked)  # [N, C, H, W]
         return ((pred - imgs) ** 2).mean(), pred, mask
 
+# %% ../nbs/12_cnn.ipynb #a8dc3fc1
 def mae_densenet121(**overrides) -> MaskedAutoencoderCNN:
-    "The paper's DenseNet-121 MAE: smp U-Net, 16×16 patches (train it with mask_ratio 0.75)."
+    "The paper's DenseNet-121 MAE: smp U-Net, 16×16 patches."
     return MaskedAutoencoderCNN(**{**dict(encoder_name="densenet121"), **overrides})

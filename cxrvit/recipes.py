@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast, dataclasses, json, math, re, typing
 from dataclasses import dataclass, field
 
+from .vit import TINY_VIT
+
 # %% auto #0
 __all__ = ['PRETRAIN_VIT_S', 'PRETRAIN_VIT_B', 'PRETRAIN_DENSENET_MAE', 'FINETUNE_VIT_S_NIH', 'FINETUNE_VIT_B_NIH',
            'FINETUNE_DENSENET121_NIH', 'FINETUNE_RESNET50_NIH', 'LINPROBE', 'PRETRAIN_VIT_S_TINY',
@@ -274,7 +276,7 @@ LINPROBE = LinprobeRecipe(
     blr=0.1, min_lr=0.0, weight_decay=0.0, optimizer="lars", eval_every=10, save_every=10)
 
 # %% ../nbs/20_recipes.ipynb #ee6594a7
-_TINY_MODEL = dict(img_size=64, patch_size=8, embed_dim=64, depth=2, num_heads=2)
+_TINY_MODEL = TINY_VIT  # the tiny-model fixture of cxrvit.vit
 
 def tiny(recipe: Recipe, epochs: int = 2, batch_size: int = 32) -> Recipe:
     "The CPU smoke-test variant of `recipe` (64² images, micro model, `epochs` epochs, paper ratios kept)."

@@ -14,10 +14,10 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import VisionTransformer as _TimmViT
 
 # %% auto #0
-__all__ = ['sincos_pos_embed_2d', 'check_input', 'VisionTransformer', 'vit_small_patch16', 'vit_base_patch16',
+__all__ = ['TINY_VIT', 'sincos_pos_embed_2d', 'check_input', 'VisionTransformer', 'vit_small_patch16', 'vit_base_patch16',
            'vit_large_patch16', 'block_shapes', 'official_vit_shapes', 'interpolate_pos_embed', 'attention_maps']
 
-# %% ../nbs/10_vit.ipynb #e5dd58ee
+# %% ../nbs/10_vit.ipynb #34251313
 def _sincos_1d(dim: int,  # output channels (even)
                pos: torch.Tensor,  # positions, any shape
               ) -> torch.Tensor:
@@ -31,45 +31,52 @@ def sincos_pos_embed_2d(dim: int,  # embedding width; must be a multiple of 4
                         cls_token: bool = True,  # prepend a zero row for the cls slot
                        ) -> torch.Tensor:
     "Fixed 2-D sin-cos position embedding as in MAE, float32 [1, (1)+rows·cols, dim]."
-    if dim % 4: raise ValueError(f"sin-cos position embedding needs a width divisible by 4, got {dim}")
+    if dim % 4:
+        raise ValueError(f"sin-cos position embedding needs a width divisible by 4, got {dim}")
     gh, gw = (grid, grid) if isinstance(grid, int) else grid
     ys, xs = torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij")  # [gh, gw] each
     emb = torch.cat([_sincos_1d(dim // 2, xs), _sincos_1d(dim // 2, ys)], dim=1)  # [gh·gw, dim]
     if cls_token: emb = torch.cat([torch.zeros(1, dim, dtype=emb.dtype), emb])  # [1+gh·gw, dim]
     return emb.float().unsqueeze(0)
 
-# %% ../nbs/10_vit.ipynb #d66c35e3
+# %% ../nbs/10_vit.ipynb #d1fc1cf8
 def check_input(imgs: torch.Tensor,  # batch [N, C, H, W]
                 img_size: tuple[int, int],  # (H, W) the model was built for
                 in_chans: int,  # channels the model was built for
                ):
     "Raise a ValueError naming the expected shape when `imgs` does not fit the model."
-    if imgs.ndim != 4: raise ValueError(f"expected a batch of images [N, C, H, W], got shape {tuple(imgs.shape)}")
-    if imgs.shape[1] != in_chans:
-        raise ValueError(f"model expects {in_chans}-channel images, got {imgs.shape[1]} channels "
-                         f"(shape {tuple(imgs.shape)}); build the model with in_chans={imgs.shape[1]} or convert the images")
-    if tuple(imgs.shape[-2:]) != tuple(img_size):
-        raise ValueError(f"model expects {img_size[0]}x{img_size[1]} images, got {imgs.shape[-2]}x{imgs.shape[-1]}; "
-                         f"resize the images or build the model with img_size={imgs.shape[-1]}")
+    shape = tuple(imgs.shape)
+    if imgs.ndim != 4:
+        raise ValueError(f"expected a batch of images [N, C, H, W], got shape {shape}")
+    if shape[1] != in_chans:
+        raise ValueError(f"model expects {in_chans}-channel images, got {shape[1]} channels "
+                         f"(shape {shape}); build the model with in_chans={shape[1]} "
+                         "or convert the images")
+    if shape[-2:] != tuple(img_size):
+        raise ValueError(f"model expects {img_size[0]}x{img_size[1]} images, "
+                         f"got {shape[-2]}x{shape[-1]}; "
+                         f"resize the images or build the model with img_size={shape[-1]}")
 
-# %% ../nbs/10_vit.ipynb #4a34bcbc
+# %% ../nbs/10_vit.ipynb #993f7d03
 class VisionTransformer(_TimmViT):
-    "timm ViT with MAE's fine-tuning head: global average pooling + `fc_norm`, or cls token + `norm`."
+    "timm ViT with MAE's fine-tuning head: global average pool + `fc_norm`, or cls token + `norm`."
     def __init__(self,
-                 global_pool: bool = True,  # mean of patch tokens + fc_norm (paper); False: cls token + norm
-                 drop_rate: float = 0.0,  # dropout after pos-embed and in attn/MLP projections (timm 0.4 meaning)
-                 **kwargs):  # timm VisionTransformer arguments (img_size, patch_size, embed_dim, depth, …)
+                 global_pool: bool = True,  # patch-token mean + fc_norm; False: cls token + norm
+                 drop_rate: float = 0.0,  # dropout after pos-embed, attn/MLP projections (timm 0.4)
+                 **kwargs):  # timm VisionTransformer arguments (img_size, patch_size, embed_dim, …)
         kwargs.setdefault("norm_layer", partial(nn.LayerNorm, eps=1e-6))
         kwargs.setdefault("qkv_bias", True)
         super().__init__(global_pool="avg" if global_pool else "token", pos_drop_rate=drop_rate,
                          proj_drop_rate=drop_rate, drop_rate=0.0, **kwargs)
         self.global_pool_avg = global_pool
-        if isinstance(self.head, nn.Linear): trunc_normal_(self.head.weight, std=2e-5); nn.init.zeros_(self.head.bias)
+        if isinstance(self.head, nn.Linear):  # the paper's head init
+            trunc_normal_(self.head.weight, std=2e-5)
+            nn.init.zeros_(self.head.bias)
 
     @property
     def img_size(self) -> tuple[int, int]: return tuple(self.patch_embed.img_size)
     def get_num_layers(self) -> int:
-        "Number of transformer blocks (layer decay uses `get_num_layers() + 1` groups past the embeddings)."
+        "Number of transformer blocks (layer decay: `get_num_layers() + 1` groups past embeddings)."
         return len(self.blocks)
 
     @torch.jit.ignore
@@ -87,7 +94,7 @@ class VisionTransformer(_TimmViT):
         check_input(x, self.img_size, self.in_chans)
         return super().forward_features(x, **kwargs)
 
-# %% ../nbs/10_vit.ipynb #8f363d1e
+# %% ../nbs/10_vit.ipynb #6758f275
 def _vit(defaults: dict, overrides: dict) -> VisionTransformer:
     return VisionTransformer(**{**defaults, **overrides})
 
@@ -95,15 +102,20 @@ def vit_small_patch16(**overrides) -> VisionTransformer:
     "ViT-S/16 (384 wide, 12 blocks, 6 heads)."
     return _vit(dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4), overrides)
 
+# %% ../nbs/10_vit.ipynb #c8c513bf
 def vit_base_patch16(**overrides) -> VisionTransformer:
     "ViT-B/16 (768 wide, 12 blocks, 12 heads)."
     return _vit(dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4), overrides)
 
+# %% ../nbs/10_vit.ipynb #56cfb6b1
 def vit_large_patch16(**overrides) -> VisionTransformer:
     "ViT-L/16 (1024 wide, 24 blocks, 16 heads)."
     return _vit(dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, mlp_ratio=4), overrides)
 
-# %% ../nbs/10_vit.ipynb #cb1977c7
+# %% ../nbs/10_vit.ipynb #f5ed267b
+TINY_VIT = dict(img_size=64, patch_size=8, embed_dim=64, depth=2, num_heads=2)
+
+# %% ../nbs/10_vit.ipynb #032e3138
 _BLOCK_KEYS = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
                "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
                "mlp.fc2.weight", "mlp.fc2.bias"]
@@ -114,21 +126,23 @@ def block_shapes(prefix: str, D: int, depth: int, mlp_ratio: int = 4) -> dict[st
     sh = [(D,), (D,), (3 * D, D), (3 * D,), (D, D), (D,), (D,), (D,), (H, D), (H,), (D, H), (D,)]
     return {f"{prefix}.{i}.{k}": s for i in range(depth) for k, s in zip(_BLOCK_KEYS, sh)}
 
-def official_vit_shapes(D: int = 384, depth: int = 12, num_classes: int = 14, global_pool: bool = True,
-                        patch: int = 16, in_chans: int = 3, tokens: int = 197) -> dict[str, tuple]:
-    "Key -> shape map of an official fine-tuned ViT checkpoint (paper_spec §8.3)."
+# %% ../nbs/10_vit.ipynb #03005729
+def official_vit_shapes(D: int = 384, depth: int = 12, num_classes: int = 14,
+                        global_pool: bool = True, patch: int = 16, in_chans: int = 3,
+                        tokens: int = 197) -> dict[str, tuple]:
+    "Key -> shape map of an official fine-tuned ViT checkpoint (ViT-S/16 at 224² by default)."
     sd = {"cls_token": (1, 1, D), "pos_embed": (1, tokens, D),
           "patch_embed.proj.weight": (D, in_chans, patch, patch), "patch_embed.proj.bias": (D,)}
     sd |= block_shapes("blocks", D, depth)
     sd |= {f"{'fc_norm' if global_pool else 'norm'}.{k}": (D,) for k in ("weight", "bias")}
     return sd | {"head.weight": (num_classes, D), "head.bias": (num_classes,)}
 
-# %% ../nbs/10_vit.ipynb #25afaa99
-def interpolate_pos_embed(state_dict: dict,  # checkpoint state dict holding `pos_embed`; changed in place
+# %% ../nbs/10_vit.ipynb #766d261e
+def interpolate_pos_embed(state_dict: dict,  # checkpoint dict with `pos_embed`; changed in place
                           model: nn.Module,  # target model with `pos_embed` and `patch_embed`
                           key: str = "pos_embed",  # which entry to resize
                          ) -> dict:
-    "Bicubically resize `state_dict[key]`'s patch grid to the model's grid (cls slot kept); returns the dict."
+    "Resize `state_dict[key]`'s patch grid bicubically to the model's (cls slot kept); returns it."
     if key not in state_dict: return state_dict
     old, new = state_dict[key], getattr(model, key)
     n_extra = new.shape[-2] - model.patch_embed.num_patches  # cls slot(s)
@@ -143,7 +157,7 @@ def interpolate_pos_embed(state_dict: dict,  # checkpoint state dict holding `po
     state_dict[key] = torch.cat([extra, grid], dim=1)
     return state_dict
 
-# %% ../nbs/10_vit.ipynb #36b2b6cd
+# %% ../nbs/10_vit.ipynb #6654d635
 @torch.no_grad()
 def attention_maps(model: nn.Module,  # ViT or MAE encoder with `prepare_tokens(imgs)` and `blocks`
                    imgs: torch.Tensor,  # [N, C, H, W]
@@ -153,7 +167,8 @@ def attention_maps(model: nn.Module,  # ViT or MAE encoder with `prepare_tokens(
     for blk in list(model.blocks)[:-1]: x = blk(x)
     attn = model.blocks[-1].attn
     N, T, D = x.shape
-    qkv = attn.qkv(model.blocks[-1].norm1(x)).reshape(N, T, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    qkv = attn.qkv(model.blocks[-1].norm1(x)).reshape(N, T, 3, attn.num_heads, -1)  # [N,T,3,h,hd]
+    qkv = qkv.permute(2, 0, 3, 1, 4)  # [3, N, h, T, hd]
     q, k = attn.q_norm(qkv[0]), attn.k_norm(qkv[1])  # [N, h, T, hd]
     w = ((q * attn.scale) @ k.transpose(-2, -1)).softmax(-1)  # [N, h, T, T]
     return w[:, :, 0, 1:]  # [N, h, L]

@@ -14,22 +14,25 @@ import torch
 __all__ = ['is_weights_name', 'offline', 'hub_checkpoints', 'converted_dir', 'torchvision_weights', 'sha256', 'url_weights',
            'timm_weights', 'hf_cache_file', 'resolve_weights', 'resolve_input']
 
-# %% ../nbs/15_weights.ipynb #8bacaea6
+# %% ../nbs/15_weights.ipynb #f49c9184
 _KINDS = ("timm:", "torchvision:", "https://", "http://")
 
 def is_weights_name(v) -> bool:
     "True for a weights name (timm:…, torchvision:…, a URL), False for a path."
     return isinstance(v, str) and v.startswith(_KINDS)
 
+# %% ../nbs/15_weights.ipynb #b562b582
 def offline() -> bool:
     "Downloads are off: CXRVIT_OFFLINE=1 or HF_HUB_OFFLINE=1."
     on = ("1", "true", "yes")
     return any(os.environ.get(k, "").lower() in on for k in ("CXRVIT_OFFLINE", "HF_HUB_OFFLINE"))
 
+# %% ../nbs/15_weights.ipynb #10b7e8a1
 def hub_checkpoints() -> Path:
     "torch.hub's checkpoint cache ($TORCH_HOME/hub/checkpoints): torchvision's files and URLs."
     return Path(torch.hub.get_dir()) / "checkpoints"
 
+# %% ../nbs/15_weights.ipynb #ffcf791b
 def converted_dir() -> Path:
     "Where converted weights are written: $CXRVIT_CACHE/weights (default ~/.cache/cxrvit/weights)."
     return Path(os.environ.get("CXRVIT_CACHE") or Path.home() / ".cache" / "cxrvit") / "weights"
@@ -39,9 +42,9 @@ def _not_cached(name: str, url: str, dest: Path, why: str = "") -> FileNotFoundE
     return FileNotFoundError(f"weights {name}: not in the cache and not downloaded{why}: "
                              f"fetch {url} and put it at {dest}")
 
-# %% ../nbs/15_weights.ipynb #7f7a0941
+# %% ../nbs/15_weights.ipynb #3ce53e8b
 def torchvision_weights(name: str) -> Path:
-    "`torchvision:<Enum>.<member>`: torchvision's file (check_hash at download) in torch.hub's cache."
+    "`torchvision:<Enum>.<member>`: torchvision's file (hash checked at download) in torch.hub."
     import torchvision
     try: w = torchvision.models.get_weight(name.split(":", 1)[1])
     except (KeyError, ValueError, AttributeError) as e:
@@ -58,13 +61,15 @@ def torchvision_weights(name: str) -> Path:
     except OSError as e: raise _not_cached(name, w.url, dest, str(e)) from None
     return dest
 
-# %% ../nbs/15_weights.ipynb #5d22af84
+# %% ../nbs/15_weights.ipynb #57db6f9f
 def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    "The file's sha256, hex (read in chunks)."
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for b in iter(lambda: f.read(chunk), b""): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/15_weights.ipynb #c1d0f502
 def url_weights(name: str) -> Path:
     "`https://…/FILE#sha256=HEX`: torch.hub downloads it; its sha256 is checked at every use."
     url, _, frag = name.partition("#")
@@ -84,7 +89,7 @@ def url_weights(name: str) -> Path:
                          f"the file has {got}; delete it (or fix the #sha256=) and run again")
     return dest
 
-# %% ../nbs/15_weights.ipynb #a564cc8e
+# %% ../nbs/15_weights.ipynb #072f8f75
 def timm_weights(name: str) -> Path:
     "`timm:<model>.<tag>`: timm's Hub file (huggingface_hub's cache), converted once to a `.pth`."
     import timm
@@ -113,10 +118,11 @@ def timm_weights(name: str) -> Path:
         from safetensors.torch import load_file
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        torch.save({"model": load_file(f), "source": name}, tmp); os.replace(tmp, out)
+        torch.save({"model": load_file(f), "source": name}, tmp)
+        os.replace(tmp, out)
     return out
 
-# %% ../nbs/15_weights.ipynb #4d307ad1
+# %% ../nbs/15_weights.ipynb #3238ecab
 def hf_cache_file(cache: Path | str, repo: str, filename: str, data: bytes,
                   revision: str = "0" * 40) -> Path:
     "Write `filename` of `repo` into a Hugging Face cache as hf_hub_download does (offline tests)."
@@ -124,10 +130,11 @@ def hf_cache_file(cache: Path | str, repo: str, filename: str, data: bytes,
     (root / "refs").mkdir(parents=True, exist_ok=True)
     (root / "refs" / "main").write_text(revision)
     f = root / "snapshots" / revision / filename
-    f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(data)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(data)
     return f
 
-# %% ../nbs/15_weights.ipynb #5c057bba
+# %% ../nbs/15_weights.ipynb #80bfcd67
 def resolve_weights(name: str) -> Path:
     "The local file of a weights name (see the table above)."
     if name.startswith("torchvision:"): return torchvision_weights(name)
@@ -136,6 +143,7 @@ def resolve_weights(name: str) -> Path:
     raise ValueError(f"weights {name!r}: expected timm:<model>.<tag>, torchvision:<Enum>.<member>, "
                      "https://…#sha256=… or a path")
 
+# %% ../nbs/15_weights.ipynb #ff8df99f
 def resolve_input(v):
     "An --input value: a weights name becomes its cached file (a string), a path stays."
     return str(resolve_weights(v)) if is_weights_name(v) else v
