@@ -353,13 +353,14 @@ class PretrainCorpus(ConcatDataset):
 def pretrain_corpus(chexpert_root: Path | str | None = None,  # CheXpert-v1.0(-small) folder; None = leave out
                     nih_root: Path | str | None = None,  # NIH root (uses train_official.txt)
                     mimic_root: Path | str | None = None,  # MIMIC-CXR-JPG root (AP/PA, split train); ViT-B corpus
-                    img_size: int = 224, channels: int = 3,
+                    *, img_size: int, scale: tuple[float, float],  # the recipe's img_size and rrc_scale
+                    channels: int = 3,
                     transform: Callable | None = None,  # one transform for all; None = paper's, per-dataset norm
                     on_error: str = "raise", skip_log: Path | str | None = None,
                     chexpert_csv: Path | str | None = None, nih_split_file: Path | str | None = None,
                    ) -> PretrainCorpus:
     "The paper's MAE pre-training corpus (train splits only): CheXpert frontal → NIH train → MIMIC AP/PA train."
-    def tf(name): return transform or pretrain_transform(img_size, mean=norm_stats(name, "pretrain", channels)[0],
+    def tf(name): return transform or pretrain_transform(img_size, scale, mean=norm_stats(name, "pretrain", channels)[0],
                                                          std=norm_stats(name, "pretrain", channels)[1], channels=channels)
     kw = dict(channels=channels, on_error=on_error, skip_log=skip_log)
     parts = {}

@@ -20,18 +20,18 @@ from .checkpoint import atomic_torch_save, extract_state_dict
 from .core import make_run_dir
 from .engine import setup, train
 from .recipes import MocoRecipe, get_recipe
+from .transforms import _fit, norm_stats
 
 # %% auto #0
 __all__ = ['MOCO_ARCHS', 'moco_v2_transform', 'TwoViews', 'SplitBatchNorm2d', 'split_batchnorm', 'TinyCNN', 'moco_encoder',
            'info_nce', 'concat_all_gather', 'MoCo', 'encoder_state_dict', 'export_encoder', 'build_moco', 'moco_sgd',
-           'moco_loss', 'moco_transform', 'moco_dataset', 'moco_corpus', 'moco_pretrain', 'run_moco_cli']
+           'moco_loss', 'moco_transform', 'moco_pretrain', 'moco_job']
 
 # %% ../nbs/26_moco.ipynb #e8fc9267
-def moco_v2_transform(img_size: int = 224,  # output side in pixels
-                      scale: tuple[float, float] = (0.2, 1.0),  # RandomResizedCrop area range
+def moco_v2_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                      scale: tuple[float, float],  # RandomResizedCrop area range (`recipe.rrc_scale`)
                       mean=None, std=None, channels: int = 3):
-    "One MoCo v2 view: RRC 0.2–1, jitter 0.4/0.4/0.4/0.1 (p 0.8), grey p 0.2, blur p 0.5, flip."
-    from cxrvit.transforms import _fit, norm_stats
+    "One MoCo v2 view: RRC, jitter 0.4/0.4/0.4/0.1 (p 0.8), grey p 0.2, blur p 0.5, flip."
     m0, s0 = norm_stats("nih", "pretrain")
     k = max(3, int(0.1 * img_size) // 2 * 2 + 1)  # odd kernel ≈ 10% of the side
     return T.Compose([
@@ -42,6 +42,7 @@ def moco_v2_transform(img_size: int = 224,  # output side in pixels
         T.RandomHorizontalFlip(), T.ToTensor(),
         T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
 
+# %% ../nbs/26_moco.ipynb #613115da
 class TwoViews:
     "Apply `transform` twice to one image: -> [2, C, H, W] (query view, key view)."
     def __init__(self, transform): self.transform = transform
@@ -63,20 +64,24 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         rep = lambda t: None if t is None else t.repeat(G)
         out = F.batch_norm(xs, rm, rv, rep(self.weight), rep(self.bias), True, self.momentum or 0.1, self.eps)
         with torch.no_grad():
-            self.running_mean.copy_(rm.view(G, C).mean(0)); self.running_var.copy_(rv.view(G, C).mean(0))
+            self.running_mean.copy_(rm.view(G, C).mean(0))
+            self.running_var.copy_(rv.view(G, C).mean(0))
             self.num_batches_tracked.add_(1)
         return out.view(N // G, G, C, H, W).transpose(0, 1).reshape(N, C, H, W)
 
+# %% ../nbs/26_moco.ipynb #ea6e1b92
 def split_batchnorm(module: nn.Module, num_splits: int = 1) -> nn.Module:
     "Replace every BatchNorm2d of `module` (in place) by a SplitBatchNorm2d with the same state."
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             new = SplitBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
-            new.load_state_dict(child.state_dict()); new.num_splits = num_splits
+            new.load_state_dict(child.state_dict())
+            new.num_splits = num_splits
             setattr(module, name, new)
         else: split_batchnorm(child, num_splits)
     return module
 
+# %% ../nbs/26_moco.ipynb #03310fcb
 class TinyCNN(nn.Module):
     "Four stride-2 conv-BN-ReLU layers (width w, 2w, 4w, 4w) + pooling + `fc`: a CPU-test backbone, not a paper model."
     def __init__(self, num_classes: int = 10, in_chans: int = 3, width: int = 16):
@@ -101,7 +106,8 @@ def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18
     if arch not in MOCO_ARCHS: raise ValueError(f"MoCo backbone {arch!r} unknown; use one of {sorted(MOCO_ARCHS)}")
     if arch == "tiny_cnn": m = TinyCNN(dim, in_chans)
     elif arch == "resnet18":
-        m = torchvision.models.resnet18(weights=None); m.conv1 = cnn._first_conv(m.conv1, in_chans)
+        m = torchvision.models.resnet18(weights=None)
+        m.conv1 = cnn._first_conv(m.conv1, in_chans)
     else: m = getattr(cnn, arch)(num_classes=dim, in_chans=in_chans)
     head = MOCO_ARCHS[arch]
     feat = getattr(m, head).in_features
@@ -135,6 +141,7 @@ def concat_all_gather(x: torch.Tensor) -> torch.Tensor:
     torch_dist.all_gather(out, x.contiguous())
     return torch.cat(out)
 
+# %% ../nbs/26_moco.ipynb #f721bcbd
 def _block_major(x: torch.Tensor, G: int) -> torch.Tensor:
     "[N, …] with sample i·G + g → position g·N/G + i (the order G interleaved shards would gather in)."
     return x.reshape(x.shape[0] // G, G, *x.shape[1:]).transpose(0, 1).reshape(x.shape)
@@ -167,7 +174,8 @@ class MoCo(nn.Module):
     def momentum_update(self):
         "θ_k ← m·θ_k + (1 − m)·θ_q for every parameter (buffers such as BN statistics are the key encoder's own)."
         pk, pq = list(self.encoder_k.parameters()), [p.detach() for p in self.encoder_q.parameters()]
-        torch._foreach_mul_(pk, self.m); torch._foreach_add_(pk, pq, alpha=1 - self.m)
+        torch._foreach_mul_(pk, self.m)
+        torch._foreach_add_(pk, pq, alpha=1 - self.m)
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor):  # [n, D]
@@ -176,13 +184,15 @@ class MoCo(nn.Module):
         if n > K: raise ValueError(f"{n} keys per step exceed the queue of {K}; use a larger queue_size")
         idx = (self.queue_ptr + torch.arange(n, device=keys.device)) % K
         self.queue[idx] = keys.to(self.queue.dtype)
-        self.queue_ptr.copy_((self.queue_ptr + n) % K); self.queue_steps.add_(1)
+        self.queue_ptr.copy_((self.queue_ptr + n) % K)
+        self.queue_steps.add_(1)
 
     @torch.no_grad()
     def keys(self, im_k: torch.Tensor,  # key views of this rank [N, C, H, W]
             ) -> tuple[torch.Tensor, torch.Tensor]:
         "Shuffle-BN key encoding -> (this rank's keys [N, D], all ranks' keys [world·N, D] in rank order)."
-        rank, world = _dist(); N = im_k.shape[0]
+        rank, world = _dist()
+        N = im_k.shape[0]
         x_all = concat_all_gather(im_k)  # [W·N, C, H, W]
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(self.queue_steps))  # same on every rank
         perm = torch.randperm(world * N, generator=g).to(im_k.device)
@@ -214,6 +224,7 @@ def encoder_state_dict(source: nn.Module | dict | str | Path,  # a MoCo module, 
     if not out: raise ValueError(f"no 'encoder_q.' keys: not a MoCo checkpoint (keys: {list(sd)[:5]})")
     return out
 
+# %% ../nbs/26_moco.ipynb #5e7c4aac
 def export_encoder(source: nn.Module | dict | str | Path,  # as for `encoder_state_dict`
                    path: Path | str,  # destination .pth
                    arch: str | None = None,  # recorded in the file
@@ -229,32 +240,25 @@ def build_moco(recipe: MocoRecipe) -> MoCo:
     return MoCo(recipe.model, recipe.moco_dim, recipe.mlp_hidden, recipe.queue_size, recipe.moco_m,
                 recipe.temperature, recipe.bn_splits, recipe.seed)
 
+# %% ../nbs/26_moco.ipynb #4079b1af
 def moco_sgd(model: nn.Module, recipe: MocoRecipe) -> torch.optim.Optimizer:
     "SGD over the trainable parameters (the query encoder), weight decay on all of them as main_moco.py."
     params = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.sgd_momentum, weight_decay=recipe.weight_decay)
 
+# %% ../nbs/26_moco.ipynb #ddfbea0a
 def moco_loss(model: nn.Module, batch, device: torch.device) -> torch.Tensor:
     "Engine loss function: batch[0] holds both views [N, 2, C, H, W]."
     return model(batch[0].to(device, non_blocking=True))[0]
 
+# %% ../nbs/26_moco.ipynb #965e573e
 def moco_transform(recipe: MocoRecipe) -> TwoViews:
     "The recipe's two-view MoCo v2 augmentation."
     return TwoViews(moco_v2_transform(recipe.img_size, recipe.rrc_scale))
 
-def moco_dataset(root: Path | str, recipe: MocoRecipe, split: str = "train") -> Dataset:
-    "Image-only NIH split (files or a `cxrvit cache`) yielding two MoCo v2 views per image."
-    from cxrvit.cache import open_nih
-    return open_nih(root, split, transform=moco_transform(recipe), image_only=True)
-
-def moco_corpus(recipe: MocoRecipe, nih_root=None, chexpert_root=None, mimic_root=None) -> Dataset:
-    "The X-ray corpus (CheXpert frontal + NIH train [+ MIMIC AP/PA]) with the two-view transform (NIH statistics)."
-    from cxrvit.data import pretrain_corpus
-    return pretrain_corpus(chexpert_root, nih_root, mimic_root, transform=moco_transform(recipe))
-
 # %% ../nbs/26_moco.ipynb #21e146be
 def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET121_TINY
-                  dataset: Dataset,  # items (views [2, C, H, W], …), e.g. `moco_dataset`
+                  dataset: Dataset,  # items (views [2, C, H, W], …): `pretrain_data(…, transform=moco_transform(r))`
                   run_dir: Path | str,  # output folder (checkpoints, log.jsonl, config.json, encoder.pth, result.json)
                   *,
                   device: str | None = None,  # None = best available (cuda:LOCAL_RANK under torchrun)
@@ -264,7 +268,8 @@ def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET1
                   **train_kw,  # engine options: log_every, save_every_steps, max_steps, progress
                  ) -> dict:
     "MoCo v2 pre-training of `recipe` on `dataset`; returns {'epoch_loss', 'checkpoint', 'encoder', ...}."
-    if not isinstance(recipe, MocoRecipe): raise TypeError(f"moco_pretrain needs a MocoRecipe, got {type(recipe).__name__}")
+    if not isinstance(recipe, MocoRecipe):
+        raise TypeError(f"moco_pretrain needs a MocoRecipe, got {type(recipe).__name__}")
     env, dev = setup(recipe, device, deterministic)
     run_dir = Path(run_dir)
     if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=recipe.to_dict())
@@ -279,15 +284,9 @@ def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET1
         (run_dir / "result.json").write_text(json.dumps(res, indent=1))
     return res
 
-# %% ../nbs/26_moco.ipynb #a3c5b6ae
-def run_moco_cli(recipe: MocoRecipe, data_root: str | None = None, run_dir: str | None = None,
-                 resume: str | None = None, device: str | None = None, n_synthetic: int = 512,
-                 chexpert_root: str | None = None, mimic_root: str | None = None) -> dict:
-    "CLI entry for a MoCo recipe (called by `cxrvit.pretrain.run_pretrain_cli`): dataset, then `moco_pretrain`."
-    from cxrvit.pretrain import default_run_dir, synthetic_root
-    env, _ = setup(recipe, device)
-    if chexpert_root or mimic_root: ds = moco_corpus(recipe, data_root, chexpert_root, mimic_root)
-    else:
-        root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-        ds = moco_dataset(root, recipe)
-    return moco_pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
+# %% ../nbs/26_moco.ipynb #ddb9589f
+def moco_job(recipe_name: str,  # a key of cxrvit.recipes.RECIPES
+            ) -> dict:
+    "`run_pretrain_cli`'s `job` and `make_transform` for a MoCo recipe; {} for any other recipe."
+    if not isinstance(get_recipe(recipe_name), MocoRecipe): return {}
+    return {"job": moco_pretrain, "make_transform": moco_transform}
