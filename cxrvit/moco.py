@@ -58,7 +58,8 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         G = self.num_splits
         if not self.training or G == 1: return super().forward(x)
         N, C, H, W = x.shape
-        if N % G: raise ValueError(f"batch of {N} does not split into {G} BatchNorm groups; use a multiple of {G}")
+        if N % G:
+            raise ValueError(f"batch of {N} does not split into {G} BatchNorm groups; use a multiple of {G}")
         xs = x.view(G, N // G, C, H, W).transpose(0, 1).reshape(N // G, G * C, H, W)  # [N/G, G·C, H, W]
         rm, rv = self.running_mean.repeat(G), self.running_var.repeat(G)
         rep = lambda t: None if t is None else t.repeat(G)
@@ -74,7 +75,8 @@ def split_batchnorm(module: nn.Module, num_splits: int = 1) -> nn.Module:
     "Replace every BatchNorm2d of `module` (in place) by a SplitBatchNorm2d with the same state."
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
-            new = SplitBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            new = SplitBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
+                                   child.track_running_stats)
             new.load_state_dict(child.state_dict())
             new.num_splits = num_splits
             setattr(module, name, new)
@@ -87,14 +89,15 @@ class TinyCNN(nn.Module):
     def __init__(self, num_classes: int = 10, in_chans: int = 3, width: int = 16):
         super().__init__()
         ch, layers = [in_chans, width, 2 * width, 4 * width, 4 * width], []
-        for a, b in zip(ch, ch[1:]): layers += [nn.Conv2d(a, b, 3, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+        for a, b in zip(ch, ch[1:]):
+            layers += [nn.Conv2d(a, b, 3, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         self.features, self.fc = nn.Sequential(*layers), nn.Linear(ch[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, H, W] -> [N, num_classes]
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
 
 # %% ../nbs/26_moco.ipynb #1761c1d3
-MOCO_ARCHS = {"densenet121": "classifier", "resnet50": "fc", "resnet18": "fc", "tiny_cnn": "fc"}  # backbone -> head
+MOCO_ARCHS = {"densenet121": "classifier", "resnet50": "fc", "resnet18": "fc", "tiny_cnn": "fc"}  # -> head
 
 def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18, tiny_cnn (CPU tests)
                  dim: int = 128,  # output (key) dimension
@@ -103,7 +106,8 @@ def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18
                 ) -> nn.Module:
     "A torchvision backbone whose classifier became the MoCo v2 MLP head: features → hidden → ReLU → dim."
     from cxrvit import cnn
-    if arch not in MOCO_ARCHS: raise ValueError(f"MoCo backbone {arch!r} unknown; use one of {sorted(MOCO_ARCHS)}")
+    if arch not in MOCO_ARCHS:
+        raise ValueError(f"MoCo backbone {arch!r} unknown; use one of {sorted(MOCO_ARCHS)}")
     if arch == "tiny_cnn": m = TinyCNN(dim, in_chans)
     elif arch == "resnet18":
         m = torchvision.models.resnet18(weights=None)
@@ -111,7 +115,8 @@ def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18
     else: m = getattr(cnn, arch)(num_classes=dim, in_chans=in_chans)
     head = MOCO_ARCHS[arch]
     feat = getattr(m, head).in_features
-    setattr(m, head, nn.Sequential(nn.Linear(feat, mlp_hidden), nn.ReLU(inplace=True), nn.Linear(mlp_hidden, dim)))
+    mlp = nn.Sequential(nn.Linear(feat, mlp_hidden), nn.ReLU(inplace=True), nn.Linear(mlp_hidden, dim))
+    setattr(m, head, mlp)
     return m
 
 # %% ../nbs/26_moco.ipynb #015bb046
@@ -129,7 +134,8 @@ def info_nce(q: torch.Tensor,  # queries [N, D], L2-normalised
 # %% ../nbs/26_moco.ipynb #f74ba3cf
 def _dist() -> tuple[int, int]:
     "(rank, world size) of the process group, (0, 1) without one."
-    if torch_dist.is_available() and torch_dist.is_initialized(): return torch_dist.get_rank(), torch_dist.get_world_size()
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return torch_dist.get_rank(), torch_dist.get_world_size()
     return 0, 1
 
 @torch.no_grad()
@@ -157,7 +163,8 @@ class MoCo(nn.Module):
                  seed: int = 0,  # of the initial queue and the key-shuffle permutations
                  in_chans: int = 3):
         super().__init__()
-        if queue_size < 1: raise ValueError(f"queue_size={queue_size}: the queue needs at least one key (MoCo v2: 65536)")
+        if queue_size < 1:
+            raise ValueError(f"queue_size={queue_size}: the queue needs at least one key (MoCo v2: 65536)")
         if not 0 <= m < 1: raise ValueError(f"moco_m={m}: the key momentum must lie in [0, 1) (MoCo v2: 0.999)")
         if temperature <= 0: raise ValueError(f"temperature={temperature}: must be > 0 (MoCo v2: 0.2)")
         self.arch, self.m, self.temperature, self.bn_splits, self.seed = arch, m, temperature, bn_splits, seed
@@ -205,7 +212,8 @@ class MoCo(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         "-> (InfoNCE loss, logits [N, 1 + K]); in training also the momentum update and the enqueue."
         if im_k is None: im_q, im_k = im_q[:, 0], im_q[:, 1]
-        if self.bn_splits > 1: im_q, im_k = _block_major(im_q, self.bn_splits), _block_major(im_k, self.bn_splits)
+        if self.bn_splits > 1:
+            im_q, im_k = _block_major(im_q, self.bn_splits), _block_major(im_k, self.bn_splits)
         q = F.normalize(self.encoder_q(im_q).float(), dim=1)  # [N, D]
         if self.training: self.momentum_update()
         k, k_all = self.keys(im_k)
@@ -220,7 +228,8 @@ def encoder_state_dict(source: nn.Module | dict | str | Path,  # a MoCo module, 
     "The query backbone of a MoCo model in torchvision keys, without the MLP head."
     sd = source.state_dict() if isinstance(source, nn.Module) else extract_state_dict(source)
     head = tuple(f"encoder_q.{h}." for h in MOCO_ARCHS.values())
-    out = {k[len("encoder_q."):]: v for k, v in sd.items() if k.startswith("encoder_q.") and not k.startswith(head)}
+    out = {k[len("encoder_q."):]: v for k, v in sd.items()
+           if k.startswith("encoder_q.") and not k.startswith(head)}
     if not out: raise ValueError(f"no 'encoder_q.' keys: not a MoCo checkpoint (keys: {list(sd)[:5]})")
     return out
 
@@ -244,7 +253,8 @@ def build_moco(recipe: MocoRecipe) -> MoCo:
 def moco_sgd(model: nn.Module, recipe: MocoRecipe) -> torch.optim.Optimizer:
     "SGD over the trainable parameters (the query encoder), weight decay on all of them as main_moco.py."
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.sgd_momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.sgd_momentum,
+                           weight_decay=recipe.weight_decay)
 
 # %% ../nbs/26_moco.ipynb #ddfbea0a
 def moco_loss(model: nn.Module, batch, device: torch.device) -> torch.Tensor:
@@ -258,8 +268,8 @@ def moco_transform(recipe: MocoRecipe) -> TwoViews:
 
 # %% ../nbs/26_moco.ipynb #21e146be
 def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET121_TINY
-                  dataset: Dataset,  # items (views [2, C, H, W], …): `pretrain_data(…, transform=moco_transform(r))`
-                  run_dir: Path | str,  # output folder (checkpoints, log.jsonl, config.json, encoder.pth, result.json)
+                  dataset: Dataset,  # items (views [2, C, H, W], …), e.g. `pretrain_data` with `moco_transform`
+                  run_dir: Path | str,  # output: checkpoints, log.jsonl, config.json, encoder.pth, result.json
                   *,
                   device: str | None = None,  # None = best available (cuda:LOCAL_RANK under torchrun)
                   resume: str | Path | None = None,  # checkpoint path or "auto"
@@ -278,7 +288,8 @@ def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET1
                make_optimizer=lambda m: moco_sgd(m, recipe), loss_fn=moco_loss, **train_kw)
     res = {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoint-last.pth"),
            "encoder": str(run_dir / "encoder.pth"), "epochs_done": st.epoch, "global_step": st.global_step,
-           "steps_per_epoch": recipe.iters_per_epoch(len(dataset)), "epoch_loss": st.epoch_loss, "done": st.done}
+           "steps_per_epoch": recipe.iters_per_epoch(len(dataset)), "epoch_loss": st.epoch_loss,
+           "done": st.done}
     if env.is_main:
         export_encoder(model, run_dir / "encoder.pth", recipe.model)
         (run_dir / "result.json").write_text(json.dumps(res, indent=1))

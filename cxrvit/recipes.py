@@ -42,10 +42,10 @@ class Recipe:
     save_every: int = 20  # checkpoint every N epochs (and at the end)
     num_workers: int = 8
     drop_last: bool = True
-    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu" (workers)
+    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu"
     compile: bool = False  # torch.compile the model for training (GPU speed; not a paper setting)
 
-    def __post_init__(self): validate(self)  # field domains, checked on construction, `replace` and `override`
+    def __post_init__(self): validate(self)  # field domains: on construction, `replace`, `override`
 
     @property
     def lr(self) -> float:
@@ -54,7 +54,8 @@ class Recipe:
 
     def iters_per_epoch(self, n_images: int) -> int:
         "Optimizer steps per epoch for a dataset of `n_images` (floor: the last partial batch is dropped)."
-        return n_images // self.batch_size if self.drop_last else math.ceil(n_images / self.batch_size)
+        b = self.batch_size
+        return n_images // b if self.drop_last else math.ceil(n_images / b)
 
     def total_iters(self, n_images: int) -> int:
         "Optimizer steps of the whole run."
@@ -102,8 +103,8 @@ class PretrainRecipe(Recipe):
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
         if self.model.startswith("mae_vit"):
-            kw.update({k: getattr(self, k) for k in ("decoder_embed_dim", "decoder_depth", "decoder_num_heads")
-                       if getattr(self, k) is not None})
+            dec = ("decoder_embed_dim", "decoder_depth", "decoder_num_heads")
+            kw.update({k: getattr(self, k) for k in dec if getattr(self, k) is not None})
             kw["norm_pix_loss"] = self.norm_pix_loss
         return kw
 
@@ -137,7 +138,8 @@ class FinetuneRecipe(Recipe):
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
         kw["num_classes"] = self.num_classes
-        if self.model.startswith("vit"): kw.update(global_pool=self.global_pool, drop_path_rate=self.drop_path)
+        if self.model.startswith("vit"):
+            kw.update(global_pool=self.global_pool, drop_path_rate=self.drop_path)
         return kw
 
 # %% ../nbs/20_recipes.ipynb #c03238c4
@@ -164,7 +166,8 @@ class LinprobeRecipe(Recipe):
 
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
-        kw.update(num_classes=self.num_classes, global_pool=self.global_pool, drop_path_rate=self.drop_path)
+        kw.update(num_classes=self.num_classes, global_pool=self.global_pool,
+                  drop_path_rate=self.drop_path)
         return kw
 
 # %% ../nbs/20_recipes.ipynb #1074c610
@@ -181,7 +184,8 @@ def _num(lo=None, hi=None, lo_open=False, hi_open=False, integer=False, optional
     def ok(v):
         if v is None: return optional
         if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or v != v: return False
-        return (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or (v < hi if hi_open else v <= hi))
+        above = lo is None or (v > lo if lo_open else v >= lo)
+        return above and (hi is None or (v < hi if hi_open else v <= hi))
     return desc, ok
 
 def _one_of(*vals): return f"one of {list(vals)}", lambda v: v in vals
@@ -191,11 +195,13 @@ _DOMAINS = {
     "embed_dim": _num(1, integer=True, optional=True), "depth": _num(1, integer=True, optional=True),
     "num_heads": _num(1, integer=True, optional=True), "epochs": _num(1, integer=True),
     "warmup_epochs": _num(0), "batch_size": _num(1, integer=True), "batch_per_device": _num(1, integer=True),
-    "blr": _num(0, lo_open=True), "min_lr": _num(0), "weight_decay": _num(0), "optimizer": _one_of("adamw", "lars", "sgd"),
+    "blr": _num(0, lo_open=True), "min_lr": _num(0), "weight_decay": _num(0),
+    "optimizer": _one_of("adamw", "lars", "sgd"),
     "clip_grad": _num(0, lo_open=True, optional=True), "amp": _one_of("auto", "bf16", "fp16", "off"),
     "seed": _num(0, integer=True), "save_every": _num(1, integer=True), "num_workers": _num(0, integer=True),
     "mask_ratio": _num(0, 1, lo_open=True, hi_open=True),
-    "decoder_embed_dim": _num(1, integer=True, optional=True), "decoder_depth": _num(1, integer=True, optional=True),
+    "decoder_embed_dim": _num(1, integer=True, optional=True),
+    "decoder_depth": _num(1, integer=True, optional=True),
     "decoder_num_heads": _num(1, integer=True, optional=True), "num_classes": _num(1, integer=True),
     "layer_decay": _num(0, 1, lo_open=True, optional=True), "drop_path": _num(0, 1, hi_open=True),
     "mixup": _num(0), "cutmix": _num(0), "reprob": _num(0, 1), "smoothing": _num(0, 1, hi_open=True),
@@ -209,7 +215,7 @@ def _bad(r, field: str, allowed: str) -> RecipeError:
     return RecipeError(f"recipe {r.name!r}: {field}={getattr(r, field)!r} is invalid; allowed: {allowed}")
 
 def validate(r: Recipe) -> Recipe:
-    "Check every field's domain and the cross-field rules; raise a RecipeError naming the field, else return `r`."
+    "Check every field's domain and the cross-field rules; raise a RecipeError naming the field, or return r."
     for f in dataclasses.fields(r):
         if f.name in _DOMAINS:
             desc, ok = _DOMAINS[f.name]
@@ -228,7 +234,8 @@ def validate(r: Recipe) -> Recipe:
     m = re.search(r"patch(\d+)", r.model)
     patch = r.patch_size or (int(m.group(1)) if m else 16)
     if tokens and r.img_size % patch:
-        raise _bad(r, "img_size", f"a multiple of the patch size {patch} (e.g. {r.img_size // patch * patch or patch})")
+        fit = r.img_size // patch * patch or patch
+        raise _bad(r, "img_size", f"a multiple of the patch size {patch} (e.g. {fit})")
     if isinstance(r, PretrainRecipe) and tokens and int((r.img_size // patch) ** 2 * (1 - r.mask_ratio)) < 1:
         raise _bad(r, "mask_ratio", f"< {1 - 1 / (r.img_size // patch) ** 2:.6g} so that at least one of the "
                    f"{(r.img_size // patch) ** 2} patches stays visible")
@@ -248,7 +255,8 @@ def _parse(text: str, tp, key: str):
         raise ValueError(f"override {key}={text!r}: expected a boolean (true/false)")
     if origin is tuple:
         parts = [p for p in text.strip().strip("()[]").split(",") if p.strip()]
-        if len(parts) != len(args): raise ValueError(f"override {key}={text!r}: expected {len(args)} comma-separated values")
+        if len(parts) != len(args):
+            raise ValueError(f"override {key}={text!r}: expected {len(args)} comma-separated values")
         return tuple(_parse(p, a, key) for p, a in zip(parts, args))
     if tp not in (int, float): return tp(text.strip())
     try: v = ast.literal_eval(text.strip())
@@ -266,8 +274,9 @@ def override(recipe: Recipe,  # the recipe to change
     for it in items or []:
         if "=" not in it: raise ValueError(f"override {it!r} is not of the form key=value")
         k, v = (s.strip() for s in it.split("=", 1))
-        if k not in hints: raise KeyError(f"unknown recipe key {k!r} for {type(recipe).__name__} {recipe.name!r}; "
-                                          f"known: {sorted(hints)}")
+        if k not in hints:
+            raise KeyError(f"unknown recipe key {k!r} for {type(recipe).__name__} {recipe.name!r}; "
+                           f"known: {sorted(hints)}")
         kw[k] = _parse(v, hints[k], k)
     return recipe.replace(**kw)
 
@@ -355,7 +364,8 @@ MOCO_RESNET50 = MOCO_DENSENET121.replace(name="moco_resnet50", model="resnet50")
 MOCO_DENSENET121_TINY = MOCO_DENSENET121.tiny().replace(queue_size=256)
 MOCO_RESNET50_TINY = MOCO_RESNET50.tiny().replace(queue_size=256)
 
-RECIPES.update({r.name: r for r in (MOCO_DENSENET121, MOCO_RESNET50, MOCO_DENSENET121_TINY, MOCO_RESNET50_TINY)})
+RECIPES.update({r.name: r for r in (MOCO_DENSENET121, MOCO_RESNET50, MOCO_DENSENET121_TINY,
+                                     MOCO_RESNET50_TINY)})
 
 # %% ../nbs/20_recipes.ipynb #967846be
 def recipe_from_dict(d: dict) -> Recipe:

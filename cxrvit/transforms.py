@@ -39,17 +39,19 @@ def _fit(v: Sequence[float] | None, channels: int, default: Sequence[float]) -> 
 # %% ../nbs/03_transforms.ipynb #59b9c700
 class GreyToRGBNormalize(torch.nn.Module):
     "[1 or 3, H, W] → [3, H, W]: (x − mean_c) / std_c per output channel c (grey broadcast to 3)."
-    def __init__(self, mean: Sequence[float], std: Sequence[float]):  # per output channel (3 values)
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):  # per output channel (3 each)
         super().__init__()
         self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)  # [3, 1, 1]
         self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
-    def forward(self, x: torch.Tensor) -> torch.Tensor: return (x - self.mean) / self.std  # [3, H, W]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std  # [1 or 3, H, W] -> [3, H, W]
     def __repr__(self):
-        return f"GreyToRGBNormalize(mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()})"
+        m, s = self.mean.flatten().tolist(), self.std.flatten().tolist()
+        return f"GreyToRGBNormalize(mean={m}, std={s})"
 
 # %% ../nbs/03_transforms.ipynb #cef49e51
 class GreyCompose(T.Compose):
-    "The 3-channel pipeline (`transforms`, for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
+    "The 3-channel pipeline (for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
     grey_input = True  # datasets may pass 'L' images
     def __init__(self, transforms: list, grey: T.Compose):
         super().__init__(transforms)
@@ -59,15 +61,16 @@ class GreyCompose(T.Compose):
 
 # %% ../nbs/03_transforms.ipynb #8ea50ebc
 def _norm_steps(steps: list, mean, std, channels: int) -> T.Compose:
-    "`steps` + Normalize: a 1-channel pipeline, or the 3-channel one with its grey twin (`GreyCompose`)."
+    "`steps` + Normalize: a 1-channel pipeline, or the 3-channel one with its grey twin."
     m0, s0 = norm_stats("nih", "finetune")
     mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
     if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
-    return GreyCompose(steps + [T.Normalize(mean, std)], T.Compose(steps + [GreyToRGBNormalize(mean, std)]))
+    grey = T.Compose(steps + [GreyToRGBNormalize(mean, std)])
+    return GreyCompose(steps + [T.Normalize(mean, std)], grey)
 
 def pretrain_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
-                       scale: tuple[float, float],  # RandomResizedCrop area range (`recipe.rrc_scale`)
-                       mean: Sequence[float] | None = None,  # None = NIH stats (pass the dataset's own)
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
+                       mean: Sequence[float] | None = None,  # None = NIH stats (or the dataset's)
                        std: Sequence[float] | None = None,
                        channels: int = 3,  # 1 or 3: must match the images' channels
                       ) -> T.Compose:
@@ -77,11 +80,11 @@ def pretrain_transform(img_size: int,  # output side in pixels (`recipe.img_size
 
 # %% ../nbs/03_transforms.ipynb #dd1d0803
 def finetune_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
-                       scale: tuple[float, float],  # RandomResizedCrop area range (`recipe.rrc_scale`)
-                       auto_augment: str | None,  # timm RandAugment spec (`recipe.auto_augment`); None = off
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
+                       auto_augment: str | None,  # RandAugment (`recipe.auto_augment`); None = off
                        re_prob: float,  # random-erasing probability (`recipe.reprob`)
-                       color_jitter: float | None,  # timm ColorJitter strength (`recipe.color_jitter`)
-                       mean: Sequence[float] | None = None,  # None = 0.5056 (all fine-tuning in the paper)
+                       color_jitter: float | None,  # ColorJitter strength (`recipe.color_jitter`)
+                       mean: Sequence[float] | None = None,  # None = 0.5056 (the paper's fine-tuning)
                        std: Sequence[float] | None = None,
                        channels: int = 3,  # 1 or 3
                       ):
@@ -93,9 +96,10 @@ def finetune_transform(img_size: int,  # output side in pixels (`recipe.img_size
                                 re_prob=re_prob, interpolation="bicubic", color_jitter=color_jitter,
                                 mean=_fit(mean, c, m0), std=_fit(std, c, s0))
     if channels == 1: return make(1)
-    rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean (equal channel stats)
+    rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean
     if re_prob > 0: return rgb  # random erasing draws per channel: no 1-channel twin
-    return GreyCompose(rgb.transforms, T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(mean3, std3)]))
+    twin = T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(mean3, std3)])
+    return GreyCompose(rgb.transforms, twin)
 
 # %% ../nbs/03_transforms.ipynb #0181220d
 def eval_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
@@ -104,14 +108,15 @@ def eval_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
                    std: Sequence[float] | None = None,
                    channels: int = 3,
                   ) -> T.Compose:
-    "The evaluation pipeline: Resize(img_size / crop_pct, bicubic) + CenterCrop + ToTensor + Normalize."
+    "The evaluation pipeline: Resize(img_size / crop_pct, bicubic) + CenterCrop + Normalize."
     resize = int(round(img_size / crop_pct))
-    steps = [T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size), T.ToTensor()]
+    steps = [T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size),
+             T.ToTensor()]
     return _norm_steps(steps, mean, std, channels)
 
 # %% ../nbs/03_transforms.ipynb #0ac8f590
 def linprobe_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
-                       scale: tuple[float, float],  # RandomResizedCrop area range (`recipe.rrc_scale`)
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
                        rotation: float,  # RandomRotation range in degrees (`recipe.rotation`)
                        mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                        channels: int = 3) -> T.Compose:
@@ -127,8 +132,9 @@ def linprobe_eval_transform(img_size: int,  # output side in pixels (`recipe.img
                             crop_pct: float,  # centre crop / resized side (`recipe.crop_pct`)
                             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                             channels: int = 3) -> T.Compose:
-    "The official linear probe's evaluation pipeline: Resize(img_size / crop_pct) + CenterCrop, bilinear."
+    "The official linear probe's evaluation: Resize(img_size / crop_pct) + CenterCrop, bilinear."
     m0, s0 = norm_stats("nih", "finetune")
     resize = int(round(img_size / crop_pct))
-    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BILINEAR), T.CenterCrop(img_size),
-                      T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BILINEAR),
+                      T.CenterCrop(img_size), T.ToTensor(),
+                      T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
