@@ -298,6 +298,7 @@ def flatten(d: dict, prefix: str = "") -> dict:
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 EXIT_PREEMPTED = 75  # the CLI's exit code after a preemption (sysexits EX_TEMPFAIL: retry later)
 
+# %% ../nbs/22_engine.ipynb #98c9b7bb
 class Preempted(Exception):
     "Training stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
     def __init__(self, msg: str, checkpoint: str | None = None):

@@ -99,6 +99,7 @@ class TinyCNN(nn.Module):
 # %% ../nbs/26_moco.ipynb #1761c1d3
 MOCO_ARCHS = {"densenet121": "classifier", "resnet50": "fc", "resnet18": "fc", "tiny_cnn": "fc"}  # -> head
 
+# %% ../nbs/26_moco.ipynb #27ca4392
 def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18, tiny_cnn (CPU tests)
                  dim: int = 128,  # output (key) dimension
                  mlp_hidden: int = 2048,  # hidden width of the MLP head

@@ -327,6 +327,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     PRETRAIN_VIT_S_TINY, PRETRAIN_VIT_B_TINY, PRETRAIN_DENSENET_MAE_TINY, FINETUNE_VIT_S_NIH_TINY,
     FINETUNE_VIT_B_NIH_TINY, FINETUNE_DENSENET121_NIH_TINY, FINETUNE_RESNET50_NIH_TINY, LINPROBE_TINY)}
 
+# %% ../nbs/20_recipes.ipynb #b4bef833
 def get_recipe(name: str,  # a key of RECIPES (case-insensitive), e.g. "pretrain_vit_s_tiny"
                overrides: list[str] | None = None,  # ["key=value", ...]
               ) -> Recipe:
