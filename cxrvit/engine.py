@@ -51,7 +51,7 @@ class DistEnv:
 # %% ../nbs/22_engine.ipynb #1a4b0a4a
 def init_distributed(backend: str | None = None,  # None = "nccl" with CUDA, else "gloo"
                     ) -> DistEnv:
-    "Read RANK/WORLD_SIZE/LOCAL_RANK (set by torchrun) and join the process group when WORLD_SIZE > 1."
+    "Read RANK/WORLD_SIZE/LOCAL_RANK (set by torchrun); join the process group when WORLD_SIZE > 1."
     env = DistEnv(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
     if env.distributed and not torch_dist.is_initialized():
         backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
@@ -79,7 +79,7 @@ def barrier(env: DistEnv):
 # %% ../nbs/22_engine.ipynb #2fd1e10f
 def grad_accum_steps(batch_size: int,  # effective batch of the recipe
                      batch_per_device: int, world_size: int) -> int:
-    "Accumulation steps so that per-device batch × world × accumulation = effective batch (exactly)."
+    "Accumulation steps so that per-device batch × world × accumulation = effective batch."
     per_step = batch_per_device * world_size
     if batch_size % per_step:
         raise ValueError(f"effective batch {batch_size} is not a multiple of batch_per_device {batch_per_device} × "
@@ -88,7 +88,7 @@ def grad_accum_steps(batch_size: int,  # effective batch of the recipe
 
 # %% ../nbs/22_engine.ipynb #9f1e37af
 def default_run_dir(recipe: Recipe) -> Path:
-    "`runs_home()/<recipe name>`: ./runs of the current folder, or $CXRVIT_HOME (never in the package)."
+    "`runs_home()/<recipe name>`: ./runs of the current folder, or $CXRVIT_HOME."
     return runs_home() / recipe.name
 
 # %% ../nbs/22_engine.ipynb #6dc409cc
@@ -111,7 +111,7 @@ def synthetic_root(n: int = 384,  # images
 
 # %% ../nbs/22_engine.ipynb #29cabd47
 class EpochSampler(Sampler[int]):
-    "Deterministic per-epoch shuffled shard for one rank; `set_epoch(e, start)` skips `start` of its samples."
+    "Deterministic per-epoch shuffled shard of one rank; `set_epoch(e, start)` skips `start` samples."
     def __init__(self, n: int,  # dataset length
                  total: int,  # samples per epoch over all ranks (steps × effective batch; > n wraps: drop_last=False)
                  rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True):
@@ -149,7 +149,7 @@ class SeededSampler(Sampler):
 
 # %% ../nbs/22_engine.ipynb #d4641b8b
 class SeededItems(Dataset):
-    "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); the main process keeps its RNG."
+    "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); main process RNG kept."
     def __init__(self, ds: Dataset): self.ds = ds
     def __len__(self): return len(self.ds)
     def __getitem__(self, key):
@@ -181,7 +181,7 @@ class LoaderInput:
 
 # %% ../nbs/22_engine.ipynb #773cc74a
 def make_input(ds: Dataset, recipe: Recipe, env: DistEnv, device: torch.device, sampler: EpochSampler):
-    "The input pipeline for `recipe.input_path` ('auto' | 'device' | 'cpu'): DeviceInput or LoaderInput."
+    "The input pipeline for `recipe.input_path` (auto | device | cpu): DeviceInput or LoaderInput."
     spec = choose_input(ds, device, getattr(recipe, "input_path", "auto"))
     if spec is not None:
         return DeviceInput(ds, spec, sampler, recipe.batch_per_device, device, recipe.seed, env.rank)
@@ -275,7 +275,7 @@ class NonFiniteLossError(RuntimeError):
 # %% ../nbs/22_engine.ipynb #b52c164d
 @dataclass
 class TrainState:
-    "Position of a run: `epoch` in progress (or next), optimizer `step`s done within it, totals, evaluations."
+    "Position of a run: `epoch` in progress (or next), optimizer `step`s done in it, totals, evaluations."
     epoch: int = 0
     step: int = 0
     global_step: int = 0
@@ -300,7 +300,7 @@ EXIT_PREEMPTED = 75  # the CLI's exit code after a preemption (sysexits EX_TEMPF
 
 # %% ../nbs/22_engine.ipynb #98c9b7bb
 class Preempted(Exception):
-    "Training stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
+    "Stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
     def __init__(self, msg: str, checkpoint: str | None = None):
         super().__init__(msg)
         self.checkpoint = checkpoint
@@ -308,7 +308,7 @@ class Preempted(Exception):
 
 # %% ../nbs/22_engine.ipynb #ece678b7
 class Preemption:
-    "Context manager: the signals set `.signum` instead of killing the process (handlers only in the main thread)."
+    "Context manager: the signals set `.signum` instead of killing the process (main thread only)."
     def __init__(self, signals=PREEMPT_SIGNALS): self.signals, self.signum, self._old = signals, None, {}
     def _handler(self, signum, frame): self.signum = signum
     def __enter__(self):
@@ -319,7 +319,7 @@ class Preemption:
         for s, h in self._old.items(): signal.signal(s, h)
         self._old = {}
     def poll(self, env: DistEnv, device: torch.device, due: bool = False) -> tuple[bool, bool]:
-        "(stop, save due) agreed by all ranks: any rank's signal stops all, any rank's timer saves all."
+        "(stop, save due) agreed by all ranks: one rank's signal stops all, one rank's timer saves all."
         flags = torch.tensor([float(self.signum is not None), float(bool(due))])
         if env.distributed:
             dev = device if torch_dist.get_backend() == "nccl" else torch.device("cpu")
@@ -337,7 +337,7 @@ def _preempted(pre: Preemption, log: RunLog, state: TrainState, ckpt: Path):
                     f"{state.step}) and saved {ckpt}; run the same command with --resume auto to continue", str(ckpt))
 
 def _test_signal(global_step: int):
-    "Test hook: CXRVIT_TEST_SIGNAL_AT_STEP=N[:USR1] sends this process SIGTERM (or SIGUSR1) after step N."
+    "Test hook: CXRVIT_TEST_SIGNAL_AT_STEP=N[:USR1] sends SIGTERM (or SIGUSR1) after step N."
     spec = os.environ.get("CXRVIT_TEST_SIGNAL_AT_STEP", "")
     if spec and int(spec.split(":")[0]) == global_step:
         os.kill(os.getpid(), signal.SIGUSR1 if spec.endswith(":USR1") else signal.SIGTERM)
@@ -367,7 +367,7 @@ def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv, i
 
 def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler, state: TrainState, recipe: Recipe,
                              env: DistEnv, input_state: dict | None = None) -> Path | None:
-    "Collective: gather RNG states, rank 0 writes `names[0]` atomically and hard-links the other names to it."
+    "Collective: gather RNG states; rank 0 writes `names[0]` atomically, hard-links the other names."
     ck = _ckpt(model, opt, scaler, state, recipe, env, input_state)
     if not env.is_main: return None
     first = run_dir / names[0]
@@ -382,7 +382,7 @@ def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler
 
 # %% ../nbs/22_engine.ipynb #195d4552
 def resolve_resume(resume: str | Path | None, run_dir: Path) -> Path | None:
-    "None → no resume; 'auto' → run_dir/checkpoint-last.pth if it exists; else the given path (must exist)."
+    "None → no resume; 'auto' → run_dir/checkpoint-last.pth if it exists; else the (existing) path."
     if resume is None: return None
     if str(resume) == "auto":
         p = run_dir / "checkpoint-last.pth"
@@ -453,7 +453,7 @@ def predict_logits(model: nn.Module, ds: Dataset, *, device: torch.device, batch
 
 # %% ../nbs/22_engine.ipynb #bc8ba261
 class LossGuard:
-    "Non-finite-loss stop: immediate (host check per micro-step) or deferred (device flag, skip, check later)."
+    "Non-finite-loss stop: immediate (host check per micro-step) or deferred (device flag, skip, later)."
     def __init__(self, opt: torch.optim.Optimizer, scaler, env: DistEnv, device: torch.device,
                  deferred: bool | None = None):  # None = when the optimizer supports found_inf
         can = bool(opt.defaults.get("fused")) and scaler is None
@@ -463,14 +463,14 @@ class LossGuard:
         self.bad, self.nbad, self.first, self.step_loss = z(), z(), z(), z()  # sticky flag, count, 1st bad value
 
     def micro(self, loss: torch.Tensor, accum: int, where: Callable[[float], NonFiniteLossError]):
-        "Add one micro-batch loss (detached); immediate mode raises `where(value)` on a non-finite loss."
+        "Add one micro-batch loss (detached); immediate mode raises `where(value)` if it is non-finite."
         if not self.deferred:
             v = _global_mean(loss, self.env)
             if not math.isfinite(v): raise where(v)
         self.step_loss = self.step_loss + loss.float() / accum
 
     def before_update(self, grad_norm: torch.Tensor | None):
-        "Deferred mode: flag this step and tell the fused optimizer to skip the update if anything is flagged."
+        "Deferred mode: flag this step; the fused optimizer skips the update if anything is flagged."
         if not self.deferred: return
         bad = ~torch.isfinite(grad_norm) if grad_norm is not None else torch.zeros((), dtype=torch.bool, device=self.dev)
         if not self.env.distributed: bad = bad | ~torch.isfinite(self.step_loss)
@@ -505,7 +505,7 @@ def _global_mean(x: torch.Tensor, env: DistEnv) -> float:
     return float(x)
 
 def _step_optimizer(model, opt, scaler, clip: float | None, want_norm: bool, guard=None) -> torch.Tensor | None:
-    "Unscale, optionally clip, step; return the gradient norm (a device tensor, no sync) when computed."
+    "Unscale, optionally clip, step; return the gradient norm (device tensor, no sync) if computed."
     if scaler is not None: scaler.unscale_(opt)
     params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
     norm, deferred = None, guard is not None and guard.deferred
@@ -554,7 +554,7 @@ class _Meter:
 def _train_step(net, it, opt, scaler, guard: LossGuard, meter: _Meter, *, recipe: Recipe, env: DistEnv,
                 dev: torch.device, amp_dtype, loss_fn, accum: int, want_norm: bool,
                 where: Callable[[float], NonFiniteLossError]) -> torch.Tensor | None:
-    "One optimizer step over `accum` micro-batches (DDP syncs on the last); returns the gradient norm if computed."
+    "One optimizer step over `accum` micro-batches (DDP syncs on the last); the gradient norm if computed."
     guard.step_loss = torch.zeros((), device=dev)
     for micro in range(accum):
         t = time.perf_counter()
@@ -761,7 +761,7 @@ def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `d
           find_unused_parameters: bool = False,
           save_every_minutes: float | None = 30.0,  # checkpoint-last.pth this often (None = never)
          ) -> TrainState:
-    "Run (or resume) `recipe`'s schedule; return the final TrainState. Writes checkpoints, log.jsonl."
+    "Run (or resume) `recipe`'s schedule; return the final TrainState (checkpoints, log.jsonl)."
     env = env or init_distributed()
     dev = torch.device(device) if device is not None else get_device()
     run_dir = Path(run_dir)
@@ -791,7 +791,7 @@ _PREEMPTION = None  # the `Preemption` of the running `train` call
 
 @functools.wraps(_train)
 def train(*args, **kw) -> TrainState:
-    "Run (or resume) `recipe`'s schedule; return the final TrainState. Writes checkpoints, log.jsonl."
+    "Run (or resume) `recipe`'s schedule; return the final TrainState (checkpoints, log.jsonl)."
     global _PREEMPTION
     outer = _PREEMPTION
     with Preemption() as _PREEMPTION:
