@@ -26,7 +26,8 @@ from cxrvit.cache import build_cache, CachedNIHDataset
 from cxrvit.data import NIHDataset
 from cxrvit.engine import sample_seed
 from cxrvit.gpu_input import augment, draw_params, spec_from_transform
-from cxrvit.transforms import pretrain_transform, finetune_transform
+from cxrvit.datahome import classifier_transforms, pretrain_part_transform
+from cxrvit.recipes import FINETUNE_VIT_S_NIH, PRETRAIN_VIT_S
 
 
 def rates(paths: dict, repeat: int) -> dict:
@@ -44,7 +45,7 @@ def rates(paths: dict, repeat: int) -> dict:
 def device_path_step(cache_dir, b=256):
     "The device path's per-step work on the CPU, as a function of the step index."
     imgs = torch.from_numpy(np.load(cache_dir / "images.npy"))  # [N, S, S] uint8, in memory as on the GPU
-    spec, s = spec_from_transform(pretrain_transform(224)), imgs.shape[-1]
+    spec, s = spec_from_transform(pretrain_part_transform(PRETRAIN_VIT_S, "nih")), imgs.shape[-1]
     g, idx = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     def step(_):
         rows = torch.randint(0, len(imgs), (b,), generator=idx)
@@ -74,12 +75,12 @@ def main(n=48, repeat=4, out=None, keep=None):
             return lambda k: dss[items[k][0]][items[k][1]], len(items), 1
         png = lambda s: NIHDataset(root, split=s)
         cached = lambda c: (lambda s: CachedNIHDataset(c, split=s))
-        ref_pre = T.Compose(pretrain_transform(224).transforms)  # the plain 3-channel torchvision pipeline
-        ref_ft = T.Compose(finetune_transform(224).transforms)  # timm's 3-channel pipeline
+        ref_pre = T.Compose(pretrain_part_transform(PRETRAIN_VIT_S, "nih").transforms)  # the plain 3-channel torchvision pipeline
+        ref_ft = T.Compose(classifier_transforms(FINETUNE_VIT_S_NIH)[0].transforms)  # timm's 3-channel pipeline
         r = rates({"ref_pretrain": getter(png, ref_pre), "ref_finetune": getter(png, ref_ft),
-                   "cpu_pretrain": getter(cached(c256), pretrain_transform(224), True),
-                   "cpu_finetune": getter(cached(c256), finetune_transform(224), True),
-                   "cpu_finetune_512": getter(cached(c512), finetune_transform(224), True),
+                   "cpu_pretrain": getter(cached(c256), pretrain_part_transform(PRETRAIN_VIT_S, "nih"), True),
+                   "cpu_finetune": getter(cached(c256), classifier_transforms(FINETUNE_VIT_S_NIH)[0], True),
+                   "cpu_finetune_512": getter(cached(c512), classifier_transforms(FINETUNE_VIT_S_NIH)[0], True),
                    "cpu_pretrain_rgb": getter(cached(c256), ref_pre), "cpu_finetune_rgb": getter(cached(c256), ref_ft),
                    "device_path_cpu": (device_path_step(c256), 2, 256)}, repeat)
         ratios = {"cpu_pretrain_vs_ref": r["cpu_pretrain"] / r["ref_pretrain"],

@@ -152,12 +152,12 @@ def cmd_synth(a):
 # %% ../nbs/90_cli.ipynb #d1518932
 def cmd_train(a):
     "cxrvit pretrain|finetune|linprobe: one training job from a named recipe."
-    from cxrvit import pretrain, finetune, linprobe
+    from cxrvit import finetune, linprobe, moco, pretrain
     fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
     kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
               device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
               allow_leakage=a.allow_leakage, save_every_minutes=a.save_every_minutes or None)
-    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus)
+    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus, **moco.moco_job(a.recipe))
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
     finally:

@@ -430,7 +430,8 @@ class PretrainCorpus(ConcatDataset):
 def pretrain_corpus(chexpert_root: Path | str | None = None,  # CheXpert-v1.0(-small); None: out
                     nih_root: Path | str | None = None,  # NIH root (uses train_official.txt)
                     mimic_root: Path | str | None = None,  # MIMIC-CXR-JPG (AP/PA, train); ViT-B
-                    img_size: int = 224, channels: int = 3,
+                    *, img_size: int, scale: tuple[float, float],  # the recipe's img_size, rrc_scale
+                    channels: int = 3,
                     transform: Callable | None = None,  # one for all; None: paper's, own norm
                     on_error: str = "raise", skip_log: Path | str | None = None,
                     chexpert_csv: Path | str | None = None,
@@ -439,7 +440,7 @@ def pretrain_corpus(chexpert_root: Path | str | None = None,  # CheXpert-v1.0(-s
     "The paper's MAE pre-training corpus (train splits): CheXpert frontal → NIH → MIMIC AP/PA."
     def tf(name):
         mean, std = norm_stats(name, "pretrain", channels)
-        return transform or pretrain_transform(img_size, mean=mean, std=std, channels=channels)
+        return transform or pretrain_transform(img_size, scale, mean=mean, std=std, channels=channels)
     kw = dict(channels=channels, on_error=on_error, skip_log=skip_log, image_only=True)
     parts = {}
     if chexpert_root:

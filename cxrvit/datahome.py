@@ -261,11 +261,12 @@ def pretrain_data(recipe,  # a PretrainRecipe (img_size, rrc_scale are read)
 def classifier_transforms(recipe, kind: str = "finetune") -> tuple:
     "(train, eval) transforms of a fine-tune ('finetune') or linear-probe ('linprobe') recipe."
     if kind == "linprobe":
-        return linprobe_transform(recipe.img_size), linprobe_eval_transform(recipe.img_size)
+        tr = linprobe_transform(recipe.img_size, tuple(recipe.rrc_scale), recipe.rotation)
+        return tr, linprobe_eval_transform(recipe.img_size, recipe.crop_pct)
     tr = finetune_transform(recipe.img_size, auto_augment=recipe.auto_augment,
                             scale=tuple(recipe.rrc_scale), re_prob=recipe.reprob,
                             color_jitter=recipe.color_jitter)
-    return tr, eval_transform(recipe.img_size)
+    return tr, eval_transform(recipe.img_size, recipe.crop_pct)
 
 # %% ../nbs/07_datahome.ipynb #324a2a0c
 def _splits(home: DataHome, dataset: str, tr_tf, ev_tf, img_size: int) -> tuple:

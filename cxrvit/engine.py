@@ -4,7 +4,8 @@
 
 # %% ../nbs/22_engine.ipynb #60a98ca8
 from __future__ import annotations
-import dataclasses, functools, io, json, math, os, random, resource, signal, sys, threading, time, warnings
+import dataclasses, functools, hashlib, io, json, math, os, random, resource, signal, sys, threading
+import time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +21,19 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_torch_save, rng_from_plain, rng_to_plain, safe_load, to_plain
-from .core import UserError, get_device, rng_state, seed_everything, set_rng_state
+from .core import (UserError, cache_home, get_device, rng_state, runs_home, seed_everything,
+                         set_rng_state)
 from .gpu_input import DeviceInput, choose_input
 from .optim import adjust_lr
 from .recipes import Recipe
 
 # %% auto #0
 __all__ = ['atomic_save', 'PREEMPT_SIGNALS', 'EXIT_PREEMPTED', 'DistEnv', 'init_distributed', 'setup', 'barrier',
-           'grad_accum_steps', 'EpochSampler', 'sample_seed', 'SeededSampler', 'SeededItems', 'LoaderInput',
-           'make_input', 'amp_setup', 'autocast', 'masked_bce_with_logits', 'cross_entropy', 'load_checkpoint',
-           'RunLog', 'read_log', 'memory_mb', 'NonFiniteLossError', 'TrainState', 'flatten', 'Preempted', 'Preemption',
-           'unwrap', 'gather_objects', 'save_training_checkpoint', 'resolve_resume', 'restore', 'predict', 'LossGuard',
-           'train']
+           'grad_accum_steps', 'default_run_dir', 'synthetic_root', 'EpochSampler', 'sample_seed', 'SeededSampler',
+           'SeededItems', 'LoaderInput', 'make_input', 'amp_setup', 'autocast', 'masked_bce_with_logits',
+           'cross_entropy', 'load_train_state', 'RunLog', 'read_log', 'memory_mb', 'NonFiniteLossError', 'TrainState',
+           'flatten', 'Preempted', 'Preemption', 'unwrap', 'gather_objects', 'save_training_checkpoint',
+           'resolve_resume', 'restore', 'predict_logits', 'LossGuard', 'train']
 
 # %% ../nbs/22_engine.ipynb #a8b8dae9
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ class DistEnv:
     @property
     def distributed(self) -> bool: return self.world_size > 1
 
+# %% ../nbs/22_engine.ipynb #1a4b0a4a
 def init_distributed(backend: str | None = None,  # None = "nccl" with CUDA, else "gloo"
                     ) -> DistEnv:
-    "Read RANK/WORLD_SIZE/LOCAL_RANK (set by torchrun) and join the process group when WORLD_SIZE > 1."
+    "Read RANK/WORLD_SIZE/LOCAL_RANK (set by torchrun); join the process group when WORLD_SIZE > 1."
     env = DistEnv(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
     if env.distributed and not torch_dist.is_initialized():
         backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
@@ -56,6 +59,7 @@ def init_distributed(backend: str | None = None,  # None = "nccl" with CUDA, els
         torch_dist.init_process_group(backend=backend)
     return env
 
+# %% ../nbs/22_engine.ipynb #d06f01ba
 def setup(recipe: Recipe,  # gives the seed
           device: str | None = None,  # "cpu", "cuda", … None = best available
           deterministic: bool = False,  # deterministic kernels (needed for bit-exact resume tests)
@@ -67,22 +71,47 @@ def setup(recipe: Recipe,  # gives the seed
     seed_everything(recipe.seed, env.rank, deterministic)
     return env, dev
 
+# %% ../nbs/22_engine.ipynb #0db02bea
 def barrier(env: DistEnv):
     "Wait for all ranks (no-op in a single process)."
     if env.distributed: torch_dist.barrier()
 
+# %% ../nbs/22_engine.ipynb #2fd1e10f
 def grad_accum_steps(batch_size: int,  # effective batch of the recipe
                      batch_per_device: int, world_size: int) -> int:
-    "Accumulation steps so that per-device batch × world × accumulation = effective batch (exactly)."
+    "Accumulation steps so that per-device batch × world × accumulation = effective batch."
     per_step = batch_per_device * world_size
     if batch_size % per_step:
         raise ValueError(f"effective batch {batch_size} is not a multiple of batch_per_device {batch_per_device} × "
                          f"world size {world_size}; change --set batch_per_device=… or the number of GPUs")
     return batch_size // per_step
 
+# %% ../nbs/22_engine.ipynb #9f1e37af
+def default_run_dir(recipe: Recipe) -> Path:
+    "`runs_home()/<recipe name>`: ./runs of the current folder, or $CXRVIT_HOME."
+    return runs_home() / recipe.name
+
+# %% ../nbs/22_engine.ipynb #6dc409cc
+def synthetic_root(n: int = 384,  # images
+                   size: int = 64,  # image side
+                   seed: int = 0,
+                   cache: Path | str | None = None,  # parent folder; None = `cxrvit.core.cache_home()`
+                   env: DistEnv = DistEnv(),
+                  ) -> Path:
+    "A synthetic NIH-format dataset in the cache, made once per generator version (by rank 0)."
+    from cxrvit import synth
+    base = Path(cache) if cache else cache_home()
+    version = hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:8]
+    root = base / f"synth_nih_n{n}_s{size}_seed{seed}_{version}"
+    if env.is_main and not (root / ".complete").exists():
+        synth.make_synthetic_nih(root, n=n, size=size, seed=seed, progress=False)
+        (root / ".complete").write_text("ok\n")
+    barrier(env)
+    return root
+
 # %% ../nbs/22_engine.ipynb #29cabd47
 class EpochSampler(Sampler[int]):
-    "Deterministic per-epoch shuffled shard for one rank; `set_epoch(e, start)` skips `start` of its samples."
+    "Deterministic per-epoch shuffled shard of one rank; `set_epoch(e, start)` skips `start` samples."
     def __init__(self, n: int,  # dataset length
                  total: int,  # samples per epoch over all ranks (steps × effective batch; > n wraps: drop_last=False)
                  rank: int = 0, world_size: int = 1, seed: int = 0, shuffle: bool = True):
@@ -109,6 +138,7 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
     return (x ^ (x >> 31)) >> 1
 
+# %% ../nbs/22_engine.ipynb #a973c8ae
 class SeededSampler(Sampler):
     "An EpochSampler whose items are `(index, sample_seed)` pairs."
     def __init__(self, sampler: EpochSampler): self.sampler = sampler
@@ -117,18 +147,24 @@ class SeededSampler(Sampler):
         return iter([(i, sample_seed(s, e, i)) for i in self.sampler])
     def __len__(self): return len(self.sampler)
 
+# %% ../nbs/22_engine.ipynb #d4641b8b
 class SeededItems(Dataset):
-    "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); the main process keeps its RNG."
+    "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); main process RNG kept."
     def __init__(self, ds: Dataset): self.ds = ds
     def __len__(self): return len(self.ds)
     def __getitem__(self, key):
         i, s = key
         keep = torch.utils.data.get_worker_info() is None  # main process: restore the training RNG after
         if keep: saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-        random.seed(s); np.random.seed(s % 2**32); torch.manual_seed(s)
+        random.seed(s)
+        np.random.seed(s % 2**32)
+        torch.manual_seed(s)
         try: return self.ds[i]
         finally:
-            if keep: random.setstate(saved[0]); np.random.set_state(saved[1]); torch.set_rng_state(saved[2])
+            if keep:
+                random.setstate(saved[0])
+                np.random.set_state(saved[1])
+                torch.set_rng_state(saved[2])
 
 # %% ../nbs/22_engine.ipynb #223a602b
 class LoaderInput:
@@ -143,8 +179,9 @@ class LoaderInput:
     def state_dict(self): return None  # nothing to save: the draws follow from (seed, epoch, item)
     def load_state_dict(self, sd): pass
 
+# %% ../nbs/22_engine.ipynb #773cc74a
 def make_input(ds: Dataset, recipe: Recipe, env: DistEnv, device: torch.device, sampler: EpochSampler):
-    "The input pipeline for `recipe.input_path` ('auto' | 'device' | 'cpu'): DeviceInput or LoaderInput."
+    "The input pipeline for `recipe.input_path` (auto | device | cpu): DeviceInput or LoaderInput."
     spec = choose_input(ds, device, getattr(recipe, "input_path", "auto"))
     if spec is not None:
         return DeviceInput(ds, spec, sampler, recipe.batch_per_device, device, recipe.seed, env.rank)
@@ -161,6 +198,7 @@ def amp_setup(amp: str,  # "auto" | "bf16" | "fp16" | "off"
     if amp == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported()): return torch.bfloat16, None
     return (torch.float16, torch.amp.GradScaler(device.type)) if device.type == "cuda" else (None, None)
 
+# %% ../nbs/22_engine.ipynb #213363a6
 def autocast(device: torch.device, dtype: torch.dtype | None):
     "An autocast context for `dtype`, or a no-op for fp32."
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
@@ -174,6 +212,7 @@ def masked_bce_with_logits(logits: torch.Tensor,  # [N, K]
     if not known.any(): return logits.sum() * 0.0
     return F.binary_cross_entropy_with_logits(logits[known].float(), target[known].float())
 
+# %% ../nbs/22_engine.ipynb #fbe159ff
 def cross_entropy(logits: torch.Tensor,  # [N, K]
                   target: torch.Tensor,  # [N] class indices or [N, K] one-hot
                  ) -> torch.Tensor:
@@ -184,7 +223,8 @@ def cross_entropy(logits: torch.Tensor,  # [N, K]
 # %% ../nbs/22_engine.ipynb #450acfeb
 atomic_save = atomic_torch_save  # the library's one atomic writer (cxrvit.checkpoint), test hook included
 
-def load_checkpoint(path: Path | str) -> dict:
+# %% ../nbs/22_engine.ipynb #0d1b7cfa
+def load_train_state(path: Path | str) -> dict:
     "Load a checkpoint written by the engine (on CPU, `weights_only`), naming the file on failure."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -210,11 +250,13 @@ class RunLog:
             for k, v in rec.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool): self.tb.add_scalar(f"{kind}/{k}", v, tb_step)
 
+# %% ../nbs/22_engine.ipynb #c3bfafe1
 def read_log(run_dir: Path | str, kind: str | None = None) -> list[dict]:
     "Records of `run_dir/log.jsonl` (optionally only one kind)."
     recs = [json.loads(l) for l in (Path(run_dir) / "log.jsonl").read_text().splitlines() if l.strip()]
     return [r for r in recs if kind is None or r["kind"] == kind]
 
+# %% ../nbs/22_engine.ipynb #6d177c3b
 def memory_mb(device: torch.device) -> float:
     "Peak memory: CUDA allocated on GPUs, resident set size of the process on CPU."
     if device.type == "cuda": return torch.cuda.max_memory_allocated(device) / 2**20
@@ -230,9 +272,10 @@ class NonFiniteLossError(RuntimeError):
                          f"with a lower lr, fp32/bf16 instead of fp16, or --set clip_grad=1.0")
     def __reduce__(self): return (type(self), (self.epoch, self.step, self.value, self.checkpoint))
 
+# %% ../nbs/22_engine.ipynb #b52c164d
 @dataclass
 class TrainState:
-    "Position of a run: `epoch` in progress (or next), optimizer `step`s done within it, totals, evaluations."
+    "Position of a run: `epoch` in progress (or next), optimizer `step`s done in it, totals, evaluations."
     epoch: int = 0
     step: int = 0
     global_step: int = 0
@@ -241,6 +284,7 @@ class TrainState:
     best: dict | None = None  # the evaluation selected by `select_key`
     done: bool = False
 
+# %% ../nbs/22_engine.ipynb #bb5f2a51
 def flatten(d: dict, prefix: str = "") -> dict:
     "{'val': {'mauc': x}} -> {'val/mauc': x}; keys starting with '_' are dropped."
     out = {}
@@ -254,14 +298,17 @@ def flatten(d: dict, prefix: str = "") -> dict:
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 EXIT_PREEMPTED = 75  # the CLI's exit code after a preemption (sysexits EX_TEMPFAIL: retry later)
 
+# %% ../nbs/22_engine.ipynb #98c9b7bb
 class Preempted(Exception):
-    "Training stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
+    "Stopped by a preemption signal after saving `checkpoint-last.pth`; rerun with `--resume auto`."
     def __init__(self, msg: str, checkpoint: str | None = None):
-        super().__init__(msg); self.checkpoint = checkpoint
+        super().__init__(msg)
+        self.checkpoint = checkpoint
     def __reduce__(self): return (type(self), (self.args[0], self.checkpoint))
 
+# %% ../nbs/22_engine.ipynb #ece678b7
 class Preemption:
-    "Context manager: the signals set `.signum` instead of killing the process (handlers only in the main thread)."
+    "Context manager: the signals set `.signum` instead of killing the process (main thread only)."
     def __init__(self, signals=PREEMPT_SIGNALS): self.signals, self.signum, self._old = signals, None, {}
     def _handler(self, signum, frame): self.signum = signum
     def __enter__(self):
@@ -272,11 +319,13 @@ class Preemption:
         for s, h in self._old.items(): signal.signal(s, h)
         self._old = {}
     def poll(self, env: DistEnv, device: torch.device, due: bool = False) -> tuple[bool, bool]:
-        "(stop, save due) agreed by all ranks: any rank's signal stops all, any rank's timer saves all."
+        "(stop, save due) agreed by all ranks: one rank's signal stops all, one rank's timer saves all."
         flags = torch.tensor([float(self.signum is not None), float(bool(due))])
         if env.distributed:
             dev = device if torch_dist.get_backend() == "nccl" else torch.device("cpu")
-            flags = flags.to(dev); torch_dist.all_reduce(flags, op=torch_dist.ReduceOp.MAX); flags = flags.cpu()
+            flags = flags.to(dev)
+            torch_dist.all_reduce(flags, op=torch_dist.ReduceOp.MAX)
+            flags = flags.cpu()
             if flags[0] and self.signum is None: self.signum = int(signal.SIGTERM)  # another rank's signal
         return bool(flags[0]), bool(flags[1])
 
@@ -288,7 +337,7 @@ def _preempted(pre: Preemption, log: RunLog, state: TrainState, ckpt: Path):
                     f"{state.step}) and saved {ckpt}; run the same command with --resume auto to continue", str(ckpt))
 
 def _test_signal(global_step: int):
-    "Test hook: CXRVIT_TEST_SIGNAL_AT_STEP=N[:USR1] sends this process SIGTERM (or SIGUSR1) after step N."
+    "Test hook: CXRVIT_TEST_SIGNAL_AT_STEP=N[:USR1] sends SIGTERM (or SIGUSR1) after step N."
     spec = os.environ.get("CXRVIT_TEST_SIGNAL_AT_STEP", "")
     if spec and int(spec.split(":")[0]) == global_step:
         os.kill(os.getpid(), signal.SIGUSR1 if spec.endswith(":USR1") else signal.SIGTERM)
@@ -299,11 +348,15 @@ def unwrap(model: nn.Module) -> nn.Module:
     model = getattr(model, "_orig_mod", model)  # torch.compile
     return model.module if isinstance(model, DDP) else model
 
+# %% ../nbs/22_engine.ipynb #219e6962
 def gather_objects(obj, env: DistEnv) -> list:
     "Every rank's `obj`, in rank order (a one-element list in a single process)."
     if not env.distributed: return [obj]
-    out = [None] * env.world_size; torch_dist.all_gather_object(out, obj); return out
+    out = [None] * env.world_size
+    torch_dist.all_gather_object(out, obj)
+    return out
 
+# %% ../nbs/22_engine.ipynb #b5ad6070
 def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv, input_state=None) -> dict:
     inputs = gather_objects(input_state, env)  # per rank: the input pipeline's generator (device path) or None
     return to_plain({**({"input": inputs} if any(s is not None for s in inputs) else {}),
@@ -314,10 +367,11 @@ def _ckpt(model, opt, scaler, state: TrainState, recipe: Recipe, env: DistEnv, i
 
 def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler, state: TrainState, recipe: Recipe,
                              env: DistEnv, input_state: dict | None = None) -> Path | None:
-    "Collective: gather RNG states, rank 0 writes `names[0]` atomically and hard-links the other names to it."
+    "Collective: gather RNG states; rank 0 writes `names[0]` atomically, hard-links the other names."
     ck = _ckpt(model, opt, scaler, state, recipe, env, input_state)
     if not env.is_main: return None
-    first = run_dir / names[0]; atomic_save(ck, first)
+    first = run_dir / names[0]
+    atomic_save(ck, first)
     for n in names[1:]:
         tmp = run_dir / f".{n}.link"
         if tmp.exists(): tmp.unlink()
@@ -326,8 +380,9 @@ def save_training_checkpoint(run_dir: Path, names: list[str], model, opt, scaler
         os.replace(tmp, run_dir / n)
     return first
 
+# %% ../nbs/22_engine.ipynb #195d4552
 def resolve_resume(resume: str | Path | None, run_dir: Path) -> Path | None:
-    "None → no resume; 'auto' → run_dir/checkpoint-last.pth if it exists; else the given path (must exist)."
+    "None → no resume; 'auto' → run_dir/checkpoint-last.pth if it exists; else the (existing) path."
     if resume is None: return None
     if str(resume) == "auto":
         p = run_dir / "checkpoint-last.pth"
@@ -336,6 +391,7 @@ def resolve_resume(resume: str | Path | None, run_dir: Path) -> Path | None:
     if not p.exists(): raise FileNotFoundError(f"resume checkpoint {p} does not exist")
     return p
 
+# %% ../nbs/22_engine.ipynb #54edf99c
 def _check_same_recipe(path: Path, saved: dict, recipe: Recipe):
     "Refuse to resume a checkpoint written with another recipe, naming the differing fields."
     from cxrvit.core import RESUME_IGNORED, config_diff
@@ -348,10 +404,12 @@ def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Rec
             inp=None,  # the input pipeline (its generator state is restored when the checkpoint has it)
            ) -> TrainState:
     "Load model/optimizer/scaler/RNG/position from a training checkpoint; return the run state."
-    ck = load_checkpoint(path)
+    ck = load_train_state(path)
     if "state" not in ck: raise ValueError(f"{path} is not a training checkpoint (no 'state'); use it as init= instead")
     if recipe is not None and isinstance(ck.get("args"), dict): _check_same_recipe(path, ck["args"], recipe)
-    try: unwrap(model).load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"])
+    try:
+        unwrap(model).load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
     except (RuntimeError, ValueError, KeyError) as e:
         raise UserError(f"{path}: a checkpoint of another model or optimizer, cannot resume this run "
                         f"({' '.join(str(e).split())[:300]})") from None
@@ -367,11 +425,13 @@ def restore(path: Path, model, opt, scaler, env: DistEnv, seed: int, recipe: Rec
 
 # %% ../nbs/22_engine.ipynb #04200bba
 @torch.no_grad()
-def predict(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: int = 256,
+def predict_logits(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: int = 256,
             amp_dtype: torch.dtype | None = None, env: DistEnv = DistEnv(), num_workers: int = 0,
            ) -> tuple[np.ndarray, np.ndarray, list]:
     "-> (logits [N, K], targets [N, K], ids) for the whole dataset, on every rank."
-    model = unwrap(model); was = model.training; model.eval()
+    model = unwrap(model)
+    was = model.training
+    model.eval()
     idx = list(range(env.rank, len(ds), env.world_size))
     dl = DataLoader(Subset(ds, idx), batch_size=batch_size, shuffle=False, num_workers=num_workers,
                     generator=torch.Generator())
@@ -380,7 +440,8 @@ def predict(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: 
                disable=not env.is_main or len(dl) < 4)  # a bar for evaluations of more than a few batches
     for batch in bar:
         with autocast(device, amp_dtype): out = model(batch[0].to(device, non_blocking=True))
-        outs.append(out.float().cpu()); tgts.append(batch[1].float())
+        outs.append(out.float().cpu())
+        tgts.append(batch[1].float())
         if len(batch) > 2: ids += list(batch[2])
     model.train(was)
     part = (torch.cat(outs).numpy(), torch.cat(tgts).numpy(), ids or idx, idx)  # ids default to dataset indices
@@ -392,7 +453,7 @@ def predict(model: nn.Module, ds: Dataset, *, device: torch.device, batch_size: 
 
 # %% ../nbs/22_engine.ipynb #bc8ba261
 class LossGuard:
-    "Non-finite-loss stop: immediate (host check per micro-step) or deferred (device flag, skip, check later)."
+    "Non-finite-loss stop: immediate (host check per micro-step) or deferred (device flag, skip, later)."
     def __init__(self, opt: torch.optim.Optimizer, scaler, env: DistEnv, device: torch.device,
                  deferred: bool | None = None):  # None = when the optimizer supports found_inf
         can = bool(opt.defaults.get("fused")) and scaler is None
@@ -402,19 +463,20 @@ class LossGuard:
         self.bad, self.nbad, self.first, self.step_loss = z(), z(), z(), z()  # sticky flag, count, 1st bad value
 
     def micro(self, loss: torch.Tensor, accum: int, where: Callable[[float], NonFiniteLossError]):
-        "Add one micro-batch loss (detached); immediate mode raises `where(value)` on a non-finite loss."
+        "Add one micro-batch loss (detached); immediate mode raises `where(value)` if it is non-finite."
         if not self.deferred:
             v = _global_mean(loss, self.env)
             if not math.isfinite(v): raise where(v)
         self.step_loss = self.step_loss + loss.float() / accum
 
     def before_update(self, grad_norm: torch.Tensor | None):
-        "Deferred mode: flag this step and tell the fused optimizer to skip the update if anything is flagged."
+        "Deferred mode: flag this step; the fused optimizer skips the update if anything is flagged."
         if not self.deferred: return
         bad = ~torch.isfinite(grad_norm) if grad_norm is not None else torch.zeros((), dtype=torch.bool, device=self.dev)
         if not self.env.distributed: bad = bad | ~torch.isfinite(self.step_loss)
         self.first = torch.where((self.bad == 0) & bad, self.step_loss, self.first)
-        self.bad = torch.maximum(self.bad, bad.float()); self.nbad = self.nbad + self.bad
+        self.bad = torch.maximum(self.bad, bad.float())
+        self.nbad = self.nbad + self.bad
         self.opt.found_inf = self.bad  # read by the fused kernels: 1 → no update, no step count
 
     def loss(self) -> float:
@@ -437,18 +499,22 @@ def _save_due(epoch: int, recipe: Recipe) -> bool:
 
 def _global_mean(x: torch.Tensor, env: DistEnv) -> float:
     if env.distributed:
-        x = x.detach().float().clone(); torch_dist.all_reduce(x); x /= env.world_size
+        x = x.detach().float().clone()
+        torch_dist.all_reduce(x)
+        x /= env.world_size
     return float(x)
 
 def _step_optimizer(model, opt, scaler, clip: float | None, want_norm: bool, guard=None) -> torch.Tensor | None:
-    "Unscale, optionally clip, step; return the gradient norm (a device tensor, no sync) when computed."
+    "Unscale, optionally clip, step; return the gradient norm (device tensor, no sync) if computed."
     if scaler is not None: scaler.unscale_(opt)
     params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
     norm, deferred = None, guard is not None and guard.deferred
     if clip: norm = torch.nn.utils.clip_grad_norm_(params, clip)
     elif (want_norm or deferred) and params: norm = torch.nn.utils.get_total_norm([p.grad for p in params])
     if guard is not None: guard.before_update(norm)
-    if scaler is not None: scaler.step(opt); scaler.update()
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
     else: opt.step()
     opt.zero_grad(set_to_none=True)
     return norm
@@ -464,7 +530,8 @@ def _record_eval(metrics: dict, epoch: int, state: TrainState, select_key: str, 
     v = rec.get(select_key)
     if v is None or (isinstance(v, float) and math.isnan(v)): return False
     if state.best is None or v > state.best[select_key]:
-        state.best = rec; return True
+        state.best = rec
+        return True
     return False
 
 def _save_best(run_dir: Path, model, metrics: dict, rec: dict, recipe: Recipe, env: DistEnv):
@@ -480,16 +547,19 @@ class _Meter:
     def __init__(self): self.reset()
     def reset(self): self.t0, self.data, self.steps = time.perf_counter(), 0.0, 0
     def record(self) -> dict:
-        wall = max(time.perf_counter() - self.t0, 1e-9); n = max(self.steps, 1)
+        wall = max(time.perf_counter() - self.t0, 1e-9)
+        n = max(self.steps, 1)
         return dict(step_s=wall / n, data_s=self.data / n, compute_s=(wall - self.data) / n, data_frac=self.data / wall)
 
 def _train_step(net, it, opt, scaler, guard: LossGuard, meter: _Meter, *, recipe: Recipe, env: DistEnv,
                 dev: torch.device, amp_dtype, loss_fn, accum: int, want_norm: bool,
                 where: Callable[[float], NonFiniteLossError]) -> torch.Tensor | None:
-    "One optimizer step over `accum` micro-batches (DDP syncs on the last); returns the gradient norm if computed."
+    "One optimizer step over `accum` micro-batches (DDP syncs on the last); the gradient norm if computed."
     guard.step_loss = torch.zeros((), device=dev)
     for micro in range(accum):
-        t = time.perf_counter(); batch = next(it); meter.data += time.perf_counter() - t
+        t = time.perf_counter()
+        batch = next(it)
+        meter.data += time.perf_counter() - t
         with (net.no_sync() if env.distributed and micro < accum - 1 else nullcontext()):
             with autocast(dev, amp_dtype): loss = loss_fn(net, batch, dev)
             guard.micro(loss.detach(), accum, where)
@@ -498,17 +568,190 @@ def _train_step(net, it, opt, scaler, guard: LossGuard, meter: _Meter, *, recipe
     meter.steps += 1
     return _step_optimizer(net, opt, scaler, recipe.clip_grad, want_norm, guard)
 
-# %% ../nbs/22_engine.ipynb #9c90a4d6
+# %% ../nbs/22_engine.ipynb #ecf394da
+@dataclass
+class _Run:
+    "The working set of one `train` call, shared by its pieces."
+    net: nn.Module  # the model as trained (DDP / compiled wrapper, or the model itself)
+    opt: torch.optim.Optimizer
+    scaler: object  # GradScaler (fp16) or None
+    inp: object  # DeviceInput or LoaderInput
+    state: TrainState
+    log: RunLog
+    guard: LossGuard
+    meter: _Meter
+    recipe: Recipe
+    env: DistEnv
+    dev: torch.device
+    amp_dtype: torch.dtype | None
+    loss_fn: Callable
+    run_dir: Path
+    steps: int  # optimizer steps per epoch
+    accum: int  # micro-batches per optimizer step
+    evaluate: Callable | None = None
+    select_key: str = "val/mauc"
+    track_max: tuple[str, ...] = ()
+    log_every: int = 10
+    save_every_steps: int | None = None
+    max_steps: int | None = None
+    save_every_minutes: float | None = 30.0
+    progress: bool = True
+    pre: object = None  # the `Preemption` of this call
+    kill_at: int = 0  # CXRVIT_TEST_KILL_AT_STEP
+    t_save: float = field(default_factory=time.monotonic)  # last write of checkpoint-last.pth
+
+    @property
+    def last(self) -> Path: return self.run_dir / "checkpoint-last.pth"
+    def good(self) -> Path | None: return self.last if self.last.exists() else None
+    def save(self, names: list[str]):
+        save_training_checkpoint(self.run_dir, names, self.net, self.opt, self.scaler, self.state,
+                                 self.recipe, self.env, self.inp.state_dict())
+    def save_last(self, epoch: int):
+        "Check the loss, write checkpoint-last.pth, restart the checkpoint timer."
+        self.guard.check(epoch, self.state.step, self.good())
+        self.save(["checkpoint-last.pth"])
+        self.t_save = time.monotonic()
+    def timer_due(self) -> bool:
+        m = self.save_every_minutes
+        return bool(m is not None and time.monotonic() - self.t_save > 60 * m)
+    def max_reached(self) -> bool:
+        return bool(self.max_steps and self.state.global_step >= self.max_steps)
+
+# %% ../nbs/22_engine.ipynb #cee8db92
+def _input_for(train_ds: Dataset, recipe: Recipe, env: DistEnv, dev: torch.device) -> tuple:
+    "(input pipeline, optimizer steps per epoch, accumulation steps) of `recipe` over `train_ds`."
+    accum = grad_accum_steps(recipe.batch_size, recipe.batch_per_device, env.world_size)
+    steps = recipe.iters_per_epoch(len(train_ds))  # drop_last: last partial batch dropped
+    if steps == 0:
+        raise ValueError(f"dataset of {len(train_ds)} items is smaller than one effective batch "
+                         f"({recipe.batch_size}); use a smaller --set batch_size=…")
+    n = len(train_ds)
+    sampler = EpochSampler(n, steps * recipe.batch_size, env.rank, env.world_size, recipe.seed)
+    return make_input(train_ds, recipe, env, dev, sampler), steps, accum
+
+# %% ../nbs/22_engine.ipynb #6198d3ed
+def _wrap_model(model: nn.Module, make_optimizer: Callable, recipe: Recipe, env: DistEnv,
+                dev: torch.device, find_unused_parameters: bool) -> tuple:
+    "(net, optimizer, amp dtype, grad scaler): the model on `dev`, its optimizer, DDP / compile."
+    model.to(dev)
+    opt = make_optimizer(model)
+    amp_dtype, scaler = amp_setup(recipe.amp, dev)
+    net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+              find_unused_parameters=find_unused_parameters) if env.distributed else model
+    if getattr(recipe, "compile", False): net = torch.compile(net)  # unwrap() still reaches it
+    return net, opt, amp_dtype, scaler
+
+# %% ../nbs/22_engine.ipynb #95cfc6d6
+def _log_start(run: _Run, path: Path | None):
+    "Log the resume point (if any) and the input pipeline of a starting run."
+    st, r = run.state, run.recipe
+    if path:
+        run.log("resume", checkpoint=str(path), epoch=st.epoch, step=st.step,
+                global_step=st.global_step)
+        if run.env.is_main:
+            print(f"resumed {path}: epoch {st.epoch}, step {st.step} (global {st.global_step}); "
+                  "model, optimizer, scaler and RNG states restored, all keys matched", file=sys.stderr)
+    run.log("input", pipeline=type(run.inp).__name__,
+            loss_check="deferred" if run.guard.deferred else "every micro-step",
+            epochs=r.epochs, steps_per_epoch=run.steps, batch=r.batch_size)
+
+# %% ../nbs/22_engine.ipynb #a41d8138
+def _log_step(run: _Run, epoch: int, lr: float, gn: torch.Tensor | None, bar):
+    "A step record (the only place the loss is read on the host) and the progress bar's postfix."
+    st = run.state
+    run.guard.check(epoch, st.step, run.good())
+    loss_v, t = run.guard.loss(), run.meter.record()
+    run.log("step", st.global_step, epoch=epoch, step=st.step, global_step=st.global_step,
+            loss=loss_v, lr=lr, img_s=run.recipe.batch_size / t["step_s"],
+            grad_norm=None if gn is None else float(gn), mem_mb=memory_mb(run.dev), **t)
+    bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}")
+    run.meter.reset()
+
+# %% ../nbs/22_engine.ipynb #ccf29d0f
+def _after_step(run: _Run, epoch: int):
+    "Test hooks, preemption and timed checkpoints, extra mid-epoch checkpoints."
+    st, mid = run.state, run.state.step < run.steps
+    if run.kill_at and st.global_step == run.kill_at: os.kill(os.getpid(), signal.SIGKILL)
+    _test_signal(st.global_step)
+    stop, due = run.pre.poll(run.env, run.dev, run.timer_due())
+    if mid and (stop or due): run.save_last(epoch)
+    if stop and mid: _preempted(run.pre, run.log, st, run.last)
+    if run.save_every_steps and st.global_step % run.save_every_steps == 0 and mid:
+        run.guard.check(epoch, st.step, run.good())
+        run.save(["checkpoint-last.pth"])
+
+# %% ../nbs/22_engine.ipynb #694f1a75
+def _run_epoch(run: _Run, epoch: int) -> tuple:
+    "One epoch's optimizer steps from `state.step`; returns (loss sum, steps, last lr, start time)."
+    st, r = run.state, run.recipe
+    run.inp.set_epoch(epoch, start=st.step * run.accum * r.batch_per_device)
+    run.net.train(True)
+    it, loss_sum, n_steps, lr = iter(run.inp), torch.zeros((), device=run.dev), 0, None
+    t_epoch = time.perf_counter()
+    run.meter.reset()
+    bar = tqdm(total=run.steps, initial=st.step, desc=f"epoch {epoch}", leave=False,
+               file=sys.stderr, disable=not (run.progress and run.env.is_main))
+    while st.step < run.steps:
+        pos = epoch + st.step / run.steps  # fractional epoch
+        lr = adjust_lr(run.opt, pos, r.lr, r.min_lr, r.warmup_epochs, r.epochs)
+        want = st.global_step % run.log_every == 0
+        where = lambda v, s=st.step: NonFiniteLossError(epoch, s, v, run.good())
+        gn = _train_step(run.net, it, run.opt, run.scaler, run.guard, run.meter, recipe=r,
+                         env=run.env, dev=run.dev, amp_dtype=run.amp_dtype, loss_fn=run.loss_fn,
+                         accum=run.accum, want_norm=want, where=where)
+        st.step += 1
+        st.global_step += 1
+        loss_sum += run.guard.step_loss
+        n_steps += 1
+        bar.update(1)
+        if want: _log_step(run, epoch, lr, gn, bar)
+        _after_step(run, epoch)
+        if run.max_reached(): break
+    bar.close()
+    run.guard.check(epoch, st.step, run.good())
+    return loss_sum, n_steps, lr, t_epoch
+
+# %% ../nbs/22_engine.ipynb #26d52d70
+def _evaluate(run: _Run, epoch: int):
+    "Evaluate, record, keep the best by `select_key` (checkpoint-best.pth + predictions), log."
+    st = run.state
+    metrics = run.evaluate(run.net, epoch)
+    if _record_eval(metrics, epoch, st, run.select_key, run.track_max):
+        _save_best(run.run_dir, run.net, metrics, st.best, run.recipe, run.env)
+    run.log("eval", st.global_step, **st.evals[-1], selected=st.best is st.evals[-1])
+    run.net.train(True)
+
+# %% ../nbs/22_engine.ipynb #081440b7
+def _end_epoch(run: _Run, epoch: int, loss_sum: torch.Tensor, n_steps: int, lr: float,
+               t_epoch: float):
+    "Close a finished epoch: mean loss and its log record, evaluation, checkpoints, preemption."
+    st, r = run.state, run.recipe
+    st.epoch, st.step = epoch + 1, 0
+    mean_loss = _global_mean(loss_sum / n_steps if n_steps else torch.tensor(float("nan")), run.env)
+    st.epoch_loss.append(mean_loss)
+    dt = time.perf_counter() - t_epoch
+    run.log("epoch", st.global_step, epoch=epoch, loss=mean_loss, steps=n_steps, lr=lr, time_s=dt,
+            img_s=n_steps * r.batch_size / dt, mem_mb=memory_mb(run.dev))
+    if run.evaluate is not None and _eval_due(epoch, r): _evaluate(run, epoch)
+    if _save_due(epoch, r):
+        st.done = epoch == r.epochs - 1
+        run.save([f"checkpoint-{epoch}.pth", "checkpoint-last.pth"])
+        run.t_save = time.monotonic()
+    stop, due = run.pre.poll(run.env, run.dev, run.timer_due())
+    if (stop or due) and not _save_due(epoch, r): run.save_last(epoch)
+    if stop and st.epoch < r.epochs: _preempted(run.pre, run.log, st, run.last)
+
+# %% ../nbs/22_engine.ipynb #7f8ec9c8
 def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `device`)
           train_ds: Dataset,  # items are tuples; `loss_fn` interprets them
           run_dir: Path | str,
           *,
           recipe: Recipe,  # schedule, batch sizes, amp, clipping, cadence, input_path
-          make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],  # builds the optimizer for the unwrapped model
-          loss_fn: Callable[[nn.Module, tuple, torch.device], torch.Tensor],  # (model, batch, device) -> scalar loss
-          evaluate: Callable[[nn.Module, int], dict] | None = None,  # (model, epoch) -> nested metrics (+ '_preds')
-          select_key: str = "val/mauc",  # flat metric key that selects checkpoint-best (higher is better)
-          track_max: tuple[str, ...] = (),  # also log the running max of these keys (e.g. the paper's test mAUC)
+          make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],  # of the unwrapped model
+          loss_fn: Callable[[nn.Module, tuple, torch.device], torch.Tensor],  # (model, batch, dev)
+          evaluate: Callable[[nn.Module, int], dict] | None = None,  # (model, epoch) -> metrics
+          select_key: str = "val/mauc",  # metric that selects checkpoint-best (higher is better)
+          track_max: tuple[str, ...] = (),  # also log their running max (the paper's test mAUC)
           env: DistEnv | None = None, device: torch.device | str | None = None,
           resume: str | Path | None = None,  # checkpoint path, "auto", or None
           log_every: int = 10,  # optimizer steps between step log records (and deferred NaN checks)
@@ -516,97 +759,39 @@ def _train(model: nn.Module,  # the model (unwrapped, on any device; moved to `d
           max_steps: int | None = None,  # stop after this many optimizer steps in total
           progress: bool = True,  # tqdm bar on rank 0
           find_unused_parameters: bool = False,
-          save_every_minutes: float | None = 30.0,  # also write checkpoint-last.pth this often (None = never)
+          save_every_minutes: float | None = 30.0,  # checkpoint-last.pth this often (None = never)
          ) -> TrainState:
-    "Run (or resume) `recipe`'s schedule; returns the final TrainState. Writes checkpoints and log.jsonl in run_dir."
-    env = env or init_distributed(); dev = torch.device(device) if device is not None else get_device()
+    "Run (or resume) `recipe`'s schedule; return the final TrainState (checkpoints, log.jsonl)."
+    env = env or init_distributed()
+    dev = torch.device(device) if device is not None else get_device()
     run_dir = Path(run_dir)
     if env.is_main: run_dir.mkdir(parents=True, exist_ok=True)
-    b, accum = recipe.batch_per_device, grad_accum_steps(recipe.batch_size, recipe.batch_per_device, env.world_size)
-    steps = recipe.iters_per_epoch(len(train_ds))  # drop_last: the last partial batch dropped, else filled by wrapping
-    if steps == 0: raise ValueError(f"dataset of {len(train_ds)} items is smaller than one effective batch "
-                                    f"({recipe.batch_size}); use a smaller --set batch_size=…")
-    sampler = EpochSampler(len(train_ds), steps * recipe.batch_size, env.rank, env.world_size, recipe.seed)
-    inp = make_input(train_ds, recipe, env, dev, sampler)
-    model.to(dev)
-    opt = make_optimizer(model)
-    amp_dtype, scaler = amp_setup(recipe.amp, dev)
-    net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
-              find_unused_parameters=find_unused_parameters) if env.distributed else model
-    if getattr(recipe, "compile", False): net = torch.compile(net)  # unwrap() still reaches the module
+    inp, steps, accum = _input_for(train_ds, recipe, env, dev)
+    net, opt, amp_dtype, scaler = _wrap_model(model, make_optimizer, recipe, env, dev,
+                                              find_unused_parameters)
     path = resolve_resume(resume, run_dir)
-    state = restore(path, model, opt, scaler, env, recipe.seed, recipe=recipe, inp=inp) if path else TrainState()
-    log, guard, meter = RunLog(run_dir, env.is_main), LossGuard(opt, scaler, env, dev), _Meter()
-    if path:
-        log("resume", checkpoint=str(path), epoch=state.epoch, step=state.step, global_step=state.global_step)
-        if env.is_main: print(f"resumed {path}: epoch {state.epoch}, step {state.step} (global {state.global_step}); "
-                              f"model, optimizer, scaler and RNG states restored, all keys matched", file=sys.stderr)
-    log("input", pipeline=type(inp).__name__, loss_check="deferred" if guard.deferred else "every micro-step",
-        epochs=recipe.epochs, steps_per_epoch=steps, batch=recipe.batch_size)
-    last_ckpt = run_dir / "checkpoint-last.pth"
-    good = lambda: last_ckpt if last_ckpt.exists() else None
-    save = lambda names: save_training_checkpoint(run_dir, names, net, opt, scaler, state, recipe, env, inp.state_dict())
+    state = TrainState() if not path else restore(path, model, opt, scaler, env, recipe.seed,
+                                                  recipe=recipe, inp=inp)
     kill_at = int(os.environ.get("CXRVIT_TEST_KILL_AT_STEP", 0))
-    pre, t_save = _PREEMPTION, [time.monotonic()]  # preemption flag (see `train` below); last checkpoint-last time
-    def timer_due(): return bool(save_every_minutes is not None and time.monotonic() - t_save[0] > 60 * save_every_minutes)
-    def save_last():
-        guard.check(epoch, state.step, good()); save(["checkpoint-last.pth"]); t_save[0] = time.monotonic()
+    run = _Run(net, opt, scaler, inp, state, RunLog(run_dir, env.is_main),
+               LossGuard(opt, scaler, env, dev), _Meter(), recipe, env, dev, amp_dtype, loss_fn,
+               run_dir, steps, accum, evaluate, select_key, track_max, log_every, save_every_steps,
+               max_steps, save_every_minutes, progress, _PREEMPTION, kill_at)
+    _log_start(run, path)
     for epoch in range(state.epoch, recipe.epochs):
-        inp.set_epoch(epoch, start=state.step * accum * b)
-        net.train(True); it = iter(inp); loss_sum, n_steps = torch.zeros((), device=dev), 0
-        t_epoch = time.perf_counter(); meter.reset()
-        bar = tqdm(total=steps, initial=state.step, desc=f"epoch {epoch}", disable=not (progress and env.is_main),
-                   leave=False, file=sys.stderr)
-        while state.step < steps:
-            lr = adjust_lr(opt, epoch + state.step / steps, recipe.lr, recipe.min_lr, recipe.warmup_epochs, recipe.epochs)
-            want = state.global_step % log_every == 0
-            where = lambda v, s=state.step: NonFiniteLossError(epoch, s, v, good())
-            gn = _train_step(net, it, opt, scaler, guard, meter, recipe=recipe, env=env, dev=dev, amp_dtype=amp_dtype,
-                             loss_fn=loss_fn, accum=accum, want_norm=want, where=where)
-            state.step += 1; state.global_step += 1; loss_sum += guard.step_loss; n_steps += 1; bar.update(1)
-            if want:
-                guard.check(epoch, state.step, good()); loss_v = guard.loss(); t = meter.record()
-                log("step", state.global_step, epoch=epoch, step=state.step, global_step=state.global_step, loss=loss_v,
-                    lr=lr, img_s=recipe.batch_size / t["step_s"], grad_norm=None if gn is None else float(gn),
-                    mem_mb=memory_mb(dev), **t)
-                bar.set_postfix(loss=f"{loss_v:.4f}", lr=f"{lr:.2e}"); meter.reset()
-            if kill_at and state.global_step == kill_at: os.kill(os.getpid(), signal.SIGKILL)
-            _test_signal(state.global_step)
-            stop, due = pre.poll(env, dev, timer_due())
-            if state.step < steps and (stop or due): save_last()  # (at an epoch's end, the epoch is finished first)
-            if stop and state.step < steps: _preempted(pre, log, state, last_ckpt)
-            if save_every_steps and state.global_step % save_every_steps == 0 and state.step < steps:
-                guard.check(epoch, state.step, good()); save(["checkpoint-last.pth"])
-            if max_steps and state.global_step >= max_steps: break
-        bar.close()
-        guard.check(epoch, state.step, good())
+        loss_sum, n_steps, lr, t_epoch = _run_epoch(run, epoch)
         if state.step < steps: break  # max_steps reached mid-epoch
-        state.epoch, state.step = epoch + 1, 0
-        mean_loss = _global_mean(loss_sum / n_steps if n_steps else torch.tensor(float("nan")), env)
-        state.epoch_loss.append(mean_loss)
-        dt = time.perf_counter() - t_epoch
-        log("epoch", state.global_step, epoch=epoch, loss=mean_loss, steps=n_steps, lr=lr, time_s=dt,
-            img_s=n_steps * recipe.batch_size / dt, mem_mb=memory_mb(dev))
-        if evaluate is not None and _eval_due(epoch, recipe):
-            metrics = evaluate(net, epoch)
-            if _record_eval(metrics, epoch, state, select_key, track_max): _save_best(run_dir, net, metrics, state.best, recipe, env)
-            log("eval", state.global_step, **state.evals[-1], selected=state.best is state.evals[-1])
-            net.train(True)
-        if _save_due(epoch, recipe):
-            state.done = epoch == recipe.epochs - 1
-            save([f"checkpoint-{epoch}.pth", "checkpoint-last.pth"]); t_save[0] = time.monotonic()
-        stop, due = pre.poll(env, dev, timer_due())
-        if (stop or due) and not _save_due(epoch, recipe): save_last()
-        if stop and state.epoch < recipe.epochs: _preempted(pre, log, state, last_ckpt)
-        if max_steps and state.global_step >= max_steps: break
+        _end_epoch(run, epoch, loss_sum, n_steps, lr, t_epoch)
+        if run.max_reached(): break
     barrier(env)
     return state
 
+# %% ../nbs/22_engine.ipynb #ab0742f4
 _PREEMPTION = None  # the `Preemption` of the running `train` call
 
 @functools.wraps(_train)
 def train(*args, **kw) -> TrainState:
-    "Run (or resume) `recipe`'s schedule; returns the final TrainState. Writes checkpoints and log.jsonl in run_dir."
+    "Run (or resume) `recipe`'s schedule; return the final TrainState (checkpoints, log.jsonl)."
     global _PREEMPTION
     outer = _PREEMPTION
     with Preemption() as _PREEMPTION:

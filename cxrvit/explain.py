@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import mean_with_ci
-from .transforms import PAPER_AUG
+from .recipes import FinetuneRecipe
 
 # %% auto #0
 __all__ = ['BOX_ALIASES', 'METHODS', 'THRESHOLDS', 'HIT_IOU', 'read_bbox_list', 'eval_geometry', 'boxes_to_input', 'box_mask',
@@ -55,7 +55,7 @@ def eval_geometry(width: int, height: int,  # the decoded image
                   resize: int | None = None,  # shorter side before the crop; None = the eval transform's
                  ) -> tuple[float, float, float, float]:
     "(sx, sy, left, top): pixel (x, y) of the image lands at (x·sx − left, y·sy − top) in the model input."
-    resize = resize or int(round(img_size / PAPER_AUG["crop_pct"]))
+    resize = resize or int(round(img_size / FinetuneRecipe.crop_pct))
     if width <= height: nw, nh = resize, int(resize * height / width)  # torchvision Resize(int) semantics
     else: nw, nh = int(resize * width / height), resize
     return nw / width, nh / height, int(round((nw - img_size) / 2.0)), int(round((nh - img_size) / 2.0))
@@ -281,7 +281,7 @@ def _load_batch(paths: Sequence[Path], img_size: int, channels: int) -> dict:
     "Each distinct path once: {path: (eval-transformed tensor, decoded (w, h))}."
     from cxrvit.images import load_image
     from cxrvit.transforms import eval_transform
-    tf, out = eval_transform(img_size, channels=channels), {}
+    tf, out = eval_transform(img_size, FinetuneRecipe.crop_pct, channels=channels), {}
     for p in dict.fromkeys(paths):
         pil = load_image(p, channels); out[p] = (tf(pil), pil.size)
     return out
@@ -298,12 +298,12 @@ def checkpoint_labels(ck: dict, num_outputs: int) -> list[str]:
 def load_run(run: Path | str,  # a fine-tune run folder (its checkpoint-best.pth) or a checkpoint file
             ) -> tuple[nn.Module, object, dict, Path]:
     "(model with the run's selected weights, its recipe, the checkpoint, the checkpoint path)."
-    from cxrvit.engine import load_checkpoint
+    from cxrvit.engine import load_train_state
     from cxrvit.models import create_model
     from cxrvit.recipes import recipe_from_dict
     run = Path(run); path = run / "checkpoint-best.pth" if run.is_dir() else run
     if not path.exists(): raise FileNotFoundError(f"{path} does not exist: is {run} a finished fine-tune run folder?")
-    ck = load_checkpoint(path)
+    ck = load_train_state(path)
     if "args" not in ck: raise ValueError(f"{path} has no recipe ('args'); it is not a cxrvit training checkpoint")
     recipe = recipe_from_dict(ck["args"]); model = create_model(recipe.model, **recipe.model_kwargs())
     model.load_state_dict(ck["model"]); return model.eval(), recipe, ck, path

@@ -17,18 +17,18 @@ from timm.data import Mixup
 from .checkpoint import load_cnn_weights, load_mae_into_vit
 from .core import claim_run_dir, make_run_dir
 from .datahome import DataHome, classifier_data, resolve_data_home
-from .engine import DistEnv, RunLog, amp_setup, cross_entropy, masked_bce_with_logits, predict, setup, train
+from .engine import (DistEnv, RunLog, amp_setup, cross_entropy, default_run_dir,
+                           masked_bce_with_logits, predict_logits, setup, synthetic_root, train)
 from .metrics import mauc, per_class_auc
 from .models import create_model
-from .optim import param_groups_lrd, param_groups_wd
-from .pretrain import build_optimizer, default_run_dir, synthetic_root
+from .optim import build_optimizer, param_groups_lrd, param_groups_wd
 from .recipes import FinetuneRecipe, LinprobeRecipe, Recipe, get_recipe
 
 # %% auto #0
 __all__ = ['load_pretrained', 'loss_for', 'scores', 'make_evaluator', 'smooth_targets', 'MultiLabelMixup', 'batch_mixer',
-           'soft_cross_entropy', 'build_finetune_model', 'finetune_groups', 'headline_metric', 'summarize',
-           'classifier_config', 'train_classifier', 'finetune', 'nih_finetune_datasets', 'finetune_datasets',
-           'classifier_job_cli', 'run_finetune_cli']
+           'soft_cross_entropy', 'build_finetune_model', 'finetune_groups', 'headline_metric', 'paper_protocol',
+           'summarize_run', 'classifier_config', 'train_classifier', 'finetune', 'classifier_job_cli',
+           'run_finetune_cli']
 
 # %% ../nbs/24_finetune.ipynb #cf3f42a4
 def load_pretrained(model: nn.Module,  # ViT (cxrvit.vit) or torchvision CNN classifier
@@ -40,7 +40,7 @@ def load_pretrained(model: nn.Module,  # ViT (cxrvit.vit) or torchvision CNN cla
     model.init_report = rep  # logged by `train_classifier` as an `init` record of log.jsonl
     return rep
 
-# %% ../nbs/24_finetune.ipynb #1204e729
+# %% ../nbs/24_finetune.ipynb #27f3fa48
 def loss_for(recipe: Recipe) -> Callable:
     "Engine loss function for the recipe's `loss` ('bce' or 'ce'), with its mixup/cutmix/smoothing applied."
     crit = {"bce": masked_bce_with_logits, "ce": cross_entropy}.get(recipe.loss)
@@ -53,6 +53,7 @@ def loss_for(recipe: Recipe) -> Callable:
         return crit(model(x), y)
     return loss_fn
 
+# %% ../nbs/24_finetune.ipynb #947c7e1d
 def scores(logits: np.ndarray,  # [N, K]
            targets: np.ndarray,  # [N, K] (NaN = ignored) or one-hot / [N] indices for 'ce'
            loss: str = "bce",
@@ -68,6 +69,7 @@ def scores(logits: np.ndarray,  # [N, K]
         aucs = per_class_auc(targets, 1 / (1 + np.exp(-logits)))
     return {"mauc": float(mauc(aucs)), "aucs": aucs.tolist()}
 
+# %% ../nbs/24_finetune.ipynb #1204e729
 def make_evaluator(splits: dict[str, Dataset | None],  # e.g. {"val": val_ds, "test": test_ds}
                    recipe: Recipe, device: torch.device, env: DistEnv = DistEnv(), batch_size: int = 256,
                   ) -> Callable[[nn.Module, int], dict]:
@@ -77,8 +79,10 @@ def make_evaluator(splits: dict[str, Dataset | None],  # e.g. {"val": val_ds, "t
         out, preds = {}, {}
         for name, ds in splits.items():
             if ds is None: continue
-            lg, tg, _ = predict(model, ds, device=device, batch_size=batch_size, amp_dtype=amp_dtype, env=env)
-            out[name] = scores(lg, tg, recipe.loss); preds[name] = {"logits": lg, "targets": tg}
+            lg, tg, _ = predict_logits(model, ds, device=device, batch_size=batch_size,
+                                       amp_dtype=amp_dtype, env=env)
+            out[name] = scores(lg, tg, recipe.loss)
+            preds[name] = {"logits": lg, "targets": tg}
         return {**out, "_preds": preds}
     return evaluate
 
@@ -89,6 +93,7 @@ def smooth_targets(y: torch.Tensor,  # [B, K] multi-hot (or one-hot) targets, Na
     off = smoothing / y.shape[1]
     return y * (1 - smoothing + off) + (1 - y) * off
 
+# %% ../nbs/24_finetune.ipynb #bc460bda
 class MultiLabelMixup(Mixup):
     "timm's batch-mode Mixup/CutMix with multi-hot targets mixed by the same λ (the official multi-label mixup)."
     def __call__(self, x: torch.Tensor, target: torch.Tensor):
@@ -107,74 +112,97 @@ def batch_mixer(recipe: Recipe) -> Callable | None:
     if s > 0: return lambda x, y: (x, smooth_targets(y.float(), s))
     return None
 
+# %% ../nbs/24_finetune.ipynb #e7f6899b
 def soft_cross_entropy(logits: torch.Tensor,  # [N, K]
                        target: torch.Tensor,  # [N, K] soft targets summing to 1
                       ) -> torch.Tensor:
     "Cross-entropy against soft targets (mixup on a multi-class task)."
     return -(target.float() * torch.log_softmax(logits.float(), 1)).sum(1).mean()
 
-# %% ../nbs/24_finetune.ipynb #ca6c0f0f
+# %% ../nbs/24_finetune.ipynb #abfc1634
 def build_finetune_model(recipe: FinetuneRecipe, init=None) -> nn.Module:
     "The classifier named by the recipe (DropPath, pooling, classes) with optional pre-trained weights."
     model = create_model(recipe.model, **recipe.model_kwargs())
     if init is not None: load_pretrained(model, init)
     return model
 
+# %% ../nbs/24_finetune.ipynb #7a2b5539
 def finetune_groups(model: nn.Module, recipe: FinetuneRecipe) -> list[dict]:
     "Layer-decay groups for ViTs (recipe.layer_decay), plain weight-decay groups otherwise."
     if recipe.layer_decay is not None and hasattr(model, "blocks"):
         return param_groups_lrd(model, recipe.weight_decay, recipe.layer_decay)
     return param_groups_wd(model, recipe.weight_decay)
 
+# %% ../nbs/24_finetune.ipynb #fd79e44d
 def headline_metric(recipe: Recipe) -> str:
     "The task's headline metric: 'accuracy' for multi-class (COVIDx, as the paper reports), else 'mauc'."
     return "accuracy" if recipe.loss == "ce" else "mauc"
 
-def summarize(state, select_key: str, run_dir: Path, metric: str = "mauc") -> dict:
-    "Result dict: val-selected model, the paper's max-test protocol (of `metric`), last evaluation, paths."
+# %% ../nbs/24_finetune.ipynb #a3ad05c1
+def _pick(e: dict) -> dict:
+    keys = ("epoch", "val/mauc", "test/mauc", "val/accuracy", "test/accuracy")
+    return {k: e.get(k) for k in keys if k in e}
+
+def paper_protocol(evals: list[dict], metric: str = "mauc") -> dict | None:
+    "The official code's headline: the evaluation with the highest TEST `metric` (chosen on test)."
+    tests = [e for e in evals if e.get(f"test/{metric}") is not None]
+    if not tests: return None
+    paper = max(tests, key=lambda e: e[f"test/{metric}"])
+    return {f"max_test_{metric}": paper[f"test/{metric}"], "epoch": paper["epoch"],
+            "note": f"official code's headline: max TEST {metric} over evaluations "
+                    "(selected on test, optimistic)"}
+
+# %% ../nbs/24_finetune.ipynb #aef51bff
+def summarize_run(state, select_key: str, run_dir: Path, metric: str = "mauc") -> dict:
+    "Result dict: val-selected model, the paper's max-test protocol (`metric`), last evaluation, paths."
     evs = state.evals
     if not evs: return {"run_dir": str(run_dir), "evaluations": 0}
     best = state.best or evs[-1]
-    pick = lambda e: {k: e.get(k) for k in ("epoch", "val/mauc", "test/mauc", "val/accuracy", "test/accuracy") if k in e}
-    tests = [e for e in evs if e.get(f"test/{metric}") is not None]
-    paper = max(tests, key=lambda e: e[f"test/{metric}"]) if tests else None
-    return {"run_dir": str(run_dir), "selection": f"best {select_key}" if state.best else "last evaluation (no val set)",
+    return {"run_dir": str(run_dir),
+            "selection": f"best {select_key}" if state.best else "last evaluation (no val set)",
             "metric": metric, "best_epoch": best["epoch"], "val_mauc": best.get("val/mauc"),
             "test_mauc": best.get("test/mauc"), "val_accuracy": best.get("val/accuracy"),
             "test_accuracy": best.get("test/accuracy"),
-            "test_aucs": best.get("test/aucs"), "selected": pick(best), "last": pick(evs[-1]),
-            "paper_protocol": None if paper is None else {
-                f"max_test_{metric}": paper[f"test/{metric}"], "epoch": paper["epoch"],
-                "note": f"official code's headline: max TEST {metric} over evaluations (selected on test, optimistic)"},
-            "checkpoint_best": str(run_dir / "checkpoint-best.pth"), "checkpoint_last": str(run_dir / "checkpoint-last.pth"),
-            "predictions_best": str(run_dir / "preds-best.npz"), "epoch_loss": state.epoch_loss, "evaluations": len(evs)}
+            "test_aucs": best.get("test/aucs"), "selected": _pick(best), "last": _pick(evs[-1]),
+            "paper_protocol": paper_protocol(evs, metric),
+            "checkpoint_best": str(run_dir / "checkpoint-best.pth"),
+            "checkpoint_last": str(run_dir / "checkpoint-last.pth"),
+            "predictions_best": str(run_dir / "preds-best.npz"), "epoch_loss": state.epoch_loss,
+            "evaluations": len(evs)}
 
+# %% ../nbs/24_finetune.ipynb #83b9625a
 def classifier_config(recipe: Recipe, init=None, extra: dict | None = None) -> dict:
     "What a classifier job writes to config.json: the recipe, the init source, the CLI's opt-outs."
-    return {**recipe.to_dict(), "init": str(init) if isinstance(init, (str, Path)) else init is not None, **(extra or {})}
+    init_s = str(init) if isinstance(init, (str, Path)) else init is not None
+    return {**recipe.to_dict(), "init": init_s, **(extra or {})}
 
+# %% ../nbs/24_finetune.ipynb #1329d46c
 def train_classifier(recipe: Recipe,  # a fine-tuning or linear-probe recipe
                      build_model: Callable[[], nn.Module],  # called once, after the process group is set up
                      make_optimizer: Callable[[nn.Module, torch.device], torch.optim.Optimizer],
-                     train_ds: Dataset, val_ds: Dataset | None, test_ds: Dataset | None, run_dir: Path | str, *,
-                     init=None, device: str | None = None, resume: str | Path | None = None, deterministic: bool = False,
+                     train_ds: Dataset, val_ds: Dataset | None, test_ds: Dataset | None,
+                     run_dir: Path | str, *, init=None, device: str | None = None,
+                     resume: str | Path | None = None, deterministic: bool = False,
                      eval_batch_size: int = 256, config_extra: dict | None = None, **train_kw) -> dict:
-    "The loop fine-tuning and linear probing share: run dir, training with val/test evaluation, val selection, result.json."
+    "The loop fine-tuning and linear probing share: training, val/test evaluation, val selection."
     env, dev = setup(recipe, device, deterministic)
-    run_dir, model = Path(run_dir), build_model()  # the model (and its init weights) first: config.json only if that worked
-    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=classifier_config(recipe, init, config_extra))
+    run_dir, model = Path(run_dir), build_model()  # model (and init weights) first: config only if it works
+    config = classifier_config(recipe, init, config_extra)
+    if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=config)
     if env.is_main and getattr(model, "init_report", None) is not None:
         RunLog(run_dir, tensorboard=False)("init", source=str(init), **model.init_report.to_dict())
     metric = headline_metric(recipe)
     select = f"val/{metric}" if val_ds is not None else "none"
     st = train(model, train_ds, run_dir, recipe=recipe, env=env, device=dev, resume=resume,
                make_optimizer=lambda m: make_optimizer(m, dev), loss_fn=loss_for(recipe),
-               evaluate=make_evaluator({"val": val_ds, "test": test_ds}, recipe, dev, env, eval_batch_size),
+               evaluate=make_evaluator({"val": val_ds, "test": test_ds}, recipe, dev, env,
+                                       eval_batch_size),
                select_key=select, track_max=(f"test/{metric}",), **train_kw)
-    res = summarize(st, select, run_dir, metric)
+    res = summarize_run(st, select, run_dir, metric)
     if env.is_main: (run_dir / "result.json").write_text(json.dumps(res, indent=1))
     return res
 
+# %% ../nbs/24_finetune.ipynb #603e11fb
 def finetune(recipe: FinetuneRecipe,  # e.g. FINETUNE_VIT_S_NIH or its .tiny()
              train_ds: Dataset,  # items (image, target [K] with NaN = ignore, id)
              val_ds: Dataset | None,  # model selection (None = select the last evaluation)
@@ -188,24 +216,20 @@ def finetune(recipe: FinetuneRecipe,  # e.g. FINETUNE_VIT_S_NIH or its .tiny()
              **train_kw,  # engine options: log_every, save_every_steps, max_steps, progress
             ) -> dict:
     "Fine-tune `recipe` on `train_ds`, evaluate on val and test, select on val; returns the result dict."
-    if not isinstance(recipe, FinetuneRecipe): raise TypeError(f"finetune needs a FinetuneRecipe, got {type(recipe).__name__}")
-    return train_classifier(recipe, lambda: model if model is not None else build_finetune_model(recipe, init),
-                            lambda m, dev: build_optimizer(finetune_groups(m, recipe), recipe, dev), train_ds, val_ds, test_ds, run_dir,
-                            init=init, device=device, resume=resume, deterministic=deterministic,
-                            eval_batch_size=eval_batch_size, **train_kw)
+    if not isinstance(recipe, FinetuneRecipe):
+        raise TypeError(f"finetune needs a FinetuneRecipe, got {type(recipe).__name__}")
+    build = lambda: model if model is not None else build_finetune_model(recipe, init)
+    return train_classifier(recipe, build,
+                            lambda m, dev: build_optimizer(finetune_groups(m, recipe), recipe, dev),
+                            train_ds, val_ds, test_ds, run_dir, init=init, device=device,
+                            resume=resume, deterministic=deterministic, eval_batch_size=eval_batch_size,
+                            **train_kw)
 
-# %% ../nbs/24_finetune.ipynb #645112e6
-def nih_finetune_datasets(root: Path | str, recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
-    "(train, val, test) NIH splits (files or a `cxrvit cache`) with the recipe's transforms (`classifier_data`)."
-    return classifier_data(recipe, resolve_data_home(root), "nih", _kind(recipe))
-
-def _kind(recipe: Recipe) -> str: return "linprobe" if isinstance(recipe, LinprobeRecipe) else "finetune"
+# %% ../nbs/24_finetune.ipynb #ebe370a7
+def _kind(recipe: Recipe) -> str:
+    return "linprobe" if isinstance(recipe, LinprobeRecipe) else "finetune"
 
 # %% ../nbs/24_finetune.ipynb #4766bde6
-def finetune_datasets(dataset: str, root: Path | str, recipe: Recipe) -> tuple[Dataset, Dataset, Dataset]:
-    "(train, val, test) of 'nih', 'chexpert' or 'covidx' under `root` (a data home or the dataset's own folder)."
-    return classifier_data(recipe, resolve_data_home(root), dataset, _kind(recipe))
-
 def classifier_job_cli(job: Callable,  # `finetune` or `linprobe`
                        recipe_cls: type,  # the recipe class the job needs
                        recipe_name: str,  # a key of cxrvit.recipes.RECIPES, e.g. "finetune_vit_s_nih"
@@ -219,23 +243,29 @@ def classifier_job_cli(job: Callable,  # `finetune` or `linprobe`
                        n_synthetic: int = 512,  # images of the synthetic dataset when no data root is given
                        roots: dict | None = None,  # per-dataset roots, e.g. {"nih": "/data/nih"} (--root)
                        overwrite: bool = False,  # replace an earlier run in run_dir (only its files are deleted)
-                       allow_leakage: bool = False,  # train despite duplicates/patient leakage (recorded in config.json)
+                       allow_leakage: bool = False,  # train despite duplicates/patient leakage (in config.json)
                        save_every_minutes: float | None = 30.0,  # time-based checkpoint-last.pth
                       ) -> dict:
     "CLI body shared by fine-tuning and linear probing: recipe by name, (train, val, test) from the data home."
     recipe = get_recipe(recipe_name, overrides)
-    if not isinstance(recipe, recipe_cls): raise ValueError(f"recipe {recipe_name!r} is not a {recipe_cls.__name__}")
+    if not isinstance(recipe, recipe_cls):
+        raise ValueError(f"recipe {recipe_name!r} is not a {recipe_cls.__name__}")
     from cxrvit.data import require_clean_splits
     env, _ = setup(recipe, device)
-    rd, extra = Path(run_dir) if run_dir else default_run_dir(recipe), {"allow_leakage": True} if allow_leakage else {}
-    with claim_run_dir(rd, classifier_config(recipe, init, extra), resume, overwrite, enabled=env.is_main):
+    rd = Path(run_dir) if run_dir else default_run_dir(recipe)
+    extra = {"allow_leakage": True} if allow_leakage else {}
+    config = classifier_config(recipe, init, extra)
+    with claim_run_dir(rd, config, resume, overwrite, enabled=env.is_main):
         if data_root or roots: home = resolve_data_home(data_root, roots)
-        else: home, dataset = DataHome(None, {"nih": synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)}), "nih"
+        else:
+            synth = synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
+            home, dataset = DataHome(None, {"nih": synth}), "nih"
         tr, va, te = classifier_data(recipe, home, dataset, _kind(recipe))
         require_clean_splits({"train": tr, "val": va, "test": te}, allow_leakage)
         return job(recipe, tr, va, te, rd, init=init, device=device, resume=resume, config_extra=extra,
                    save_every_minutes=save_every_minutes)
 
+# %% ../nbs/24_finetune.ipynb #b091d8ce
 def run_finetune_cli(recipe_name: str, **kw) -> dict:
-    "CLI entry: build the recipe and datasets, run `finetune`, return its result (arguments: `classifier_job_cli`)."
+    "CLI entry: the recipe and datasets, then `finetune`; returns its result (arguments: `classifier_job_cli`)."
     return classifier_job_cli(finetune, FinetuneRecipe, recipe_name, **kw)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .checkpoint import check_keys, extract_state_dict, safe_load
 from .explain import checkpoint_labels, gradcam
 from .images import ImageError, load_image
+from .recipes import FinetuneRecipe
 from .transforms import eval_transform
 
 # %% auto #0
@@ -133,7 +134,7 @@ def predict_images(p: Predictor, paths: Sequence[Path],
                    device: str | torch.device = "cpu", batch_size: int = 16,
                    progress: bool = True) -> PredictResult:
     "Probabilities for every readable image; unreadable ones get status 'failed' and the reason."
-    p.model.to(device).eval(); tf = eval_transform(p.img_size)
+    p.model.to(device).eval(); tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct)
     probs = np.full((len(paths), len(p.labels)), np.nan, np.float32); err = [""] * len(paths)
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=not progress, file=sys.stderr)
     t0 = time.perf_counter()
@@ -169,7 +170,7 @@ def _safe_name(i: int, path: str, finding: str = "") -> str:
 def make_heatmaps(p: Predictor, res: PredictResult, out: Path, device: str | torch.device = "cpu",
                   min_prob: float = 0.5, batch_size: int = 16, progress: bool = True) -> dict:
     "A Grad-CAM overlay PNG under out/heatmaps/ per image and finding at or above its threshold."
-    tf = eval_transform(p.img_size); thr = p.thresholds if p.thresholds is not None else np.full(len(p.labels), min_prob)
+    tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct); thr = p.thresholds if p.thresholds is not None else np.full(len(p.labels), min_prob)
     thr = np.where(np.isnan(thr), min_prob, thr); ok = res.table.index[res.table.status == "ok"]
     pairs = [(i, k) for i in ok for k, l in enumerate(p.labels) if res.table.at[i, l] >= thr[k]]
     (out / "heatmaps").mkdir(parents=True, exist_ok=True); hm: dict = {}

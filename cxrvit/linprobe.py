@@ -13,7 +13,7 @@ from timm.layers import trunc_normal_
 
 from .finetune import classifier_job_cli, load_pretrained, train_classifier
 from .models import create_model
-from .pretrain import build_optimizer, synthetic_root
+from .optim import build_optimizer
 from .recipes import LinprobeRecipe
 
 # %% auto #0
@@ -25,7 +25,8 @@ def build_linprobe_model(recipe: LinprobeRecipe, init=None) -> nn.Module:
     model = create_model(recipe.model, **recipe.model_kwargs())
     if init is not None: load_pretrained(model, init)
     lin = nn.Linear(model.head.in_features, recipe.num_classes)
-    trunc_normal_(lin.weight, std=0.01); nn.init.zeros_(lin.bias)
+    trunc_normal_(lin.weight, std=0.01)
+    nn.init.zeros_(lin.bias)
     model.head = nn.Sequential(nn.BatchNorm1d(lin.in_features, affine=False, eps=1e-6), lin)
     for n, p in model.named_parameters(): p.requires_grad = n.startswith("head.")
     return model
@@ -41,7 +42,8 @@ def linprobe(recipe: LinprobeRecipe,  # e.g. LINPROBE or LINPROBE.tiny()
              **train_kw,
             ) -> dict:
     "Linear probe of a frozen encoder; returns the same result dict as `finetune`."
-    if not isinstance(recipe, LinprobeRecipe): raise TypeError(f"linprobe needs a LinprobeRecipe, got {type(recipe).__name__}")
+    if not isinstance(recipe, LinprobeRecipe):
+        raise TypeError(f"linprobe needs a LinprobeRecipe, got {type(recipe).__name__}")
     return train_classifier(recipe, lambda: build_linprobe_model(recipe, init),
                             lambda m, dev: build_optimizer(m.head.parameters(), recipe, dev),
                             train_ds, val_ds, test_ds, run_dir, init=init, device=device, resume=resume,
@@ -49,5 +51,5 @@ def linprobe(recipe: LinprobeRecipe,  # e.g. LINPROBE or LINPROBE.tiny()
 
 # %% ../nbs/25_linprobe.ipynb #eeb61d3b
 def run_linprobe_cli(recipe_name: str, **kw) -> dict:
-    "CLI entry: build the recipe and datasets, run `linprobe`, return its result (arguments: `classifier_job_cli`)."
+    "CLI entry: the recipe and datasets, then `linprobe`; returns its result (arguments: `classifier_job_cli`)."
     return classifier_job_cli(linprobe, LinprobeRecipe, recipe_name, **kw)

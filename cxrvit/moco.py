@@ -20,18 +20,18 @@ from .checkpoint import atomic_torch_save, extract_state_dict
 from .core import make_run_dir
 from .engine import setup, train
 from .recipes import MocoRecipe, get_recipe
+from .transforms import _fit, norm_stats
 
 # %% auto #0
 __all__ = ['MOCO_ARCHS', 'moco_v2_transform', 'TwoViews', 'SplitBatchNorm2d', 'split_batchnorm', 'TinyCNN', 'moco_encoder',
            'info_nce', 'concat_all_gather', 'MoCo', 'encoder_state_dict', 'export_encoder', 'build_moco', 'moco_sgd',
-           'moco_loss', 'moco_transform', 'moco_dataset', 'moco_corpus', 'moco_pretrain', 'run_moco_cli']
+           'moco_loss', 'moco_transform', 'moco_pretrain', 'moco_job']
 
 # %% ../nbs/26_moco.ipynb #e8fc9267
-def moco_v2_transform(img_size: int = 224,  # output side in pixels
-                      scale: tuple[float, float] = (0.2, 1.0),  # RandomResizedCrop area range
+def moco_v2_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                      scale: tuple[float, float],  # RandomResizedCrop area range (`recipe.rrc_scale`)
                       mean=None, std=None, channels: int = 3):
-    "One MoCo v2 view: RRC 0.2–1, jitter 0.4/0.4/0.4/0.1 (p 0.8), grey p 0.2, blur p 0.5, flip."
-    from cxrvit.transforms import _fit, norm_stats
+    "One MoCo v2 view: RRC, jitter 0.4/0.4/0.4/0.1 (p 0.8), grey p 0.2, blur p 0.5, flip."
     m0, s0 = norm_stats("nih", "pretrain")
     k = max(3, int(0.1 * img_size) // 2 * 2 + 1)  # odd kernel ≈ 10% of the side
     return T.Compose([
@@ -42,6 +42,7 @@ def moco_v2_transform(img_size: int = 224,  # output side in pixels
         T.RandomHorizontalFlip(), T.ToTensor(),
         T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
 
+# %% ../nbs/26_moco.ipynb #613115da
 class TwoViews:
     "Apply `transform` twice to one image: -> [2, C, H, W] (query view, key view)."
     def __init__(self, transform): self.transform = transform
@@ -57,40 +58,48 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         G = self.num_splits
         if not self.training or G == 1: return super().forward(x)
         N, C, H, W = x.shape
-        if N % G: raise ValueError(f"batch of {N} does not split into {G} BatchNorm groups; use a multiple of {G}")
+        if N % G:
+            raise ValueError(f"batch of {N} does not split into {G} BatchNorm groups; use a multiple of {G}")
         xs = x.view(G, N // G, C, H, W).transpose(0, 1).reshape(N // G, G * C, H, W)  # [N/G, G·C, H, W]
         rm, rv = self.running_mean.repeat(G), self.running_var.repeat(G)
         rep = lambda t: None if t is None else t.repeat(G)
         out = F.batch_norm(xs, rm, rv, rep(self.weight), rep(self.bias), True, self.momentum or 0.1, self.eps)
         with torch.no_grad():
-            self.running_mean.copy_(rm.view(G, C).mean(0)); self.running_var.copy_(rv.view(G, C).mean(0))
+            self.running_mean.copy_(rm.view(G, C).mean(0))
+            self.running_var.copy_(rv.view(G, C).mean(0))
             self.num_batches_tracked.add_(1)
         return out.view(N // G, G, C, H, W).transpose(0, 1).reshape(N, C, H, W)
 
+# %% ../nbs/26_moco.ipynb #ea6e1b92
 def split_batchnorm(module: nn.Module, num_splits: int = 1) -> nn.Module:
     "Replace every BatchNorm2d of `module` (in place) by a SplitBatchNorm2d with the same state."
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
-            new = SplitBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
-            new.load_state_dict(child.state_dict()); new.num_splits = num_splits
+            new = SplitBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
+                                   child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            new.num_splits = num_splits
             setattr(module, name, new)
         else: split_batchnorm(child, num_splits)
     return module
 
+# %% ../nbs/26_moco.ipynb #03310fcb
 class TinyCNN(nn.Module):
     "Four stride-2 conv-BN-ReLU layers (width w, 2w, 4w, 4w) + pooling + `fc`: a CPU-test backbone, not a paper model."
     def __init__(self, num_classes: int = 10, in_chans: int = 3, width: int = 16):
         super().__init__()
         ch, layers = [in_chans, width, 2 * width, 4 * width, 4 * width], []
-        for a, b in zip(ch, ch[1:]): layers += [nn.Conv2d(a, b, 3, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+        for a, b in zip(ch, ch[1:]):
+            layers += [nn.Conv2d(a, b, 3, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         self.features, self.fc = nn.Sequential(*layers), nn.Linear(ch[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, H, W] -> [N, num_classes]
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
 
 # %% ../nbs/26_moco.ipynb #1761c1d3
-MOCO_ARCHS = {"densenet121": "classifier", "resnet50": "fc", "resnet18": "fc", "tiny_cnn": "fc"}  # backbone -> head
+MOCO_ARCHS = {"densenet121": "classifier", "resnet50": "fc", "resnet18": "fc", "tiny_cnn": "fc"}  # -> head
 
+# %% ../nbs/26_moco.ipynb #27ca4392
 def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18, tiny_cnn (CPU tests)
                  dim: int = 128,  # output (key) dimension
                  mlp_hidden: int = 2048,  # hidden width of the MLP head
@@ -98,14 +107,17 @@ def moco_encoder(arch: str = "densenet121",  # densenet121 | resnet50 | resnet18
                 ) -> nn.Module:
     "A torchvision backbone whose classifier became the MoCo v2 MLP head: features → hidden → ReLU → dim."
     from cxrvit import cnn
-    if arch not in MOCO_ARCHS: raise ValueError(f"MoCo backbone {arch!r} unknown; use one of {sorted(MOCO_ARCHS)}")
+    if arch not in MOCO_ARCHS:
+        raise ValueError(f"MoCo backbone {arch!r} unknown; use one of {sorted(MOCO_ARCHS)}")
     if arch == "tiny_cnn": m = TinyCNN(dim, in_chans)
     elif arch == "resnet18":
-        m = torchvision.models.resnet18(weights=None); m.conv1 = cnn._first_conv(m.conv1, in_chans)
+        m = torchvision.models.resnet18(weights=None)
+        m.conv1 = cnn._first_conv(m.conv1, in_chans)
     else: m = getattr(cnn, arch)(num_classes=dim, in_chans=in_chans)
     head = MOCO_ARCHS[arch]
     feat = getattr(m, head).in_features
-    setattr(m, head, nn.Sequential(nn.Linear(feat, mlp_hidden), nn.ReLU(inplace=True), nn.Linear(mlp_hidden, dim)))
+    mlp = nn.Sequential(nn.Linear(feat, mlp_hidden), nn.ReLU(inplace=True), nn.Linear(mlp_hidden, dim))
+    setattr(m, head, mlp)
     return m
 
 # %% ../nbs/26_moco.ipynb #015bb046
@@ -123,7 +135,8 @@ def info_nce(q: torch.Tensor,  # queries [N, D], L2-normalised
 # %% ../nbs/26_moco.ipynb #f74ba3cf
 def _dist() -> tuple[int, int]:
     "(rank, world size) of the process group, (0, 1) without one."
-    if torch_dist.is_available() and torch_dist.is_initialized(): return torch_dist.get_rank(), torch_dist.get_world_size()
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return torch_dist.get_rank(), torch_dist.get_world_size()
     return 0, 1
 
 @torch.no_grad()
@@ -135,6 +148,7 @@ def concat_all_gather(x: torch.Tensor) -> torch.Tensor:
     torch_dist.all_gather(out, x.contiguous())
     return torch.cat(out)
 
+# %% ../nbs/26_moco.ipynb #f721bcbd
 def _block_major(x: torch.Tensor, G: int) -> torch.Tensor:
     "[N, …] with sample i·G + g → position g·N/G + i (the order G interleaved shards would gather in)."
     return x.reshape(x.shape[0] // G, G, *x.shape[1:]).transpose(0, 1).reshape(x.shape)
@@ -150,7 +164,8 @@ class MoCo(nn.Module):
                  seed: int = 0,  # of the initial queue and the key-shuffle permutations
                  in_chans: int = 3):
         super().__init__()
-        if queue_size < 1: raise ValueError(f"queue_size={queue_size}: the queue needs at least one key (MoCo v2: 65536)")
+        if queue_size < 1:
+            raise ValueError(f"queue_size={queue_size}: the queue needs at least one key (MoCo v2: 65536)")
         if not 0 <= m < 1: raise ValueError(f"moco_m={m}: the key momentum must lie in [0, 1) (MoCo v2: 0.999)")
         if temperature <= 0: raise ValueError(f"temperature={temperature}: must be > 0 (MoCo v2: 0.2)")
         self.arch, self.m, self.temperature, self.bn_splits, self.seed = arch, m, temperature, bn_splits, seed
@@ -167,7 +182,8 @@ class MoCo(nn.Module):
     def momentum_update(self):
         "θ_k ← m·θ_k + (1 − m)·θ_q for every parameter (buffers such as BN statistics are the key encoder's own)."
         pk, pq = list(self.encoder_k.parameters()), [p.detach() for p in self.encoder_q.parameters()]
-        torch._foreach_mul_(pk, self.m); torch._foreach_add_(pk, pq, alpha=1 - self.m)
+        torch._foreach_mul_(pk, self.m)
+        torch._foreach_add_(pk, pq, alpha=1 - self.m)
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor):  # [n, D]
@@ -176,13 +192,15 @@ class MoCo(nn.Module):
         if n > K: raise ValueError(f"{n} keys per step exceed the queue of {K}; use a larger queue_size")
         idx = (self.queue_ptr + torch.arange(n, device=keys.device)) % K
         self.queue[idx] = keys.to(self.queue.dtype)
-        self.queue_ptr.copy_((self.queue_ptr + n) % K); self.queue_steps.add_(1)
+        self.queue_ptr.copy_((self.queue_ptr + n) % K)
+        self.queue_steps.add_(1)
 
     @torch.no_grad()
     def keys(self, im_k: torch.Tensor,  # key views of this rank [N, C, H, W]
             ) -> tuple[torch.Tensor, torch.Tensor]:
         "Shuffle-BN key encoding -> (this rank's keys [N, D], all ranks' keys [world·N, D] in rank order)."
-        rank, world = _dist(); N = im_k.shape[0]
+        rank, world = _dist()
+        N = im_k.shape[0]
         x_all = concat_all_gather(im_k)  # [W·N, C, H, W]
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(self.queue_steps))  # same on every rank
         perm = torch.randperm(world * N, generator=g).to(im_k.device)
@@ -195,7 +213,8 @@ class MoCo(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         "-> (InfoNCE loss, logits [N, 1 + K]); in training also the momentum update and the enqueue."
         if im_k is None: im_q, im_k = im_q[:, 0], im_q[:, 1]
-        if self.bn_splits > 1: im_q, im_k = _block_major(im_q, self.bn_splits), _block_major(im_k, self.bn_splits)
+        if self.bn_splits > 1:
+            im_q, im_k = _block_major(im_q, self.bn_splits), _block_major(im_k, self.bn_splits)
         q = F.normalize(self.encoder_q(im_q).float(), dim=1)  # [N, D]
         if self.training: self.momentum_update()
         k, k_all = self.keys(im_k)
@@ -210,10 +229,12 @@ def encoder_state_dict(source: nn.Module | dict | str | Path,  # a MoCo module, 
     "The query backbone of a MoCo model in torchvision keys, without the MLP head."
     sd = source.state_dict() if isinstance(source, nn.Module) else extract_state_dict(source)
     head = tuple(f"encoder_q.{h}." for h in MOCO_ARCHS.values())
-    out = {k[len("encoder_q."):]: v for k, v in sd.items() if k.startswith("encoder_q.") and not k.startswith(head)}
+    out = {k[len("encoder_q."):]: v for k, v in sd.items()
+           if k.startswith("encoder_q.") and not k.startswith(head)}
     if not out: raise ValueError(f"no 'encoder_q.' keys: not a MoCo checkpoint (keys: {list(sd)[:5]})")
     return out
 
+# %% ../nbs/26_moco.ipynb #5e7c4aac
 def export_encoder(source: nn.Module | dict | str | Path,  # as for `encoder_state_dict`
                    path: Path | str,  # destination .pth
                    arch: str | None = None,  # recorded in the file
@@ -229,33 +250,27 @@ def build_moco(recipe: MocoRecipe) -> MoCo:
     return MoCo(recipe.model, recipe.moco_dim, recipe.mlp_hidden, recipe.queue_size, recipe.moco_m,
                 recipe.temperature, recipe.bn_splits, recipe.seed)
 
+# %% ../nbs/26_moco.ipynb #4079b1af
 def moco_sgd(model: nn.Module, recipe: MocoRecipe) -> torch.optim.Optimizer:
     "SGD over the trainable parameters (the query encoder), weight decay on all of them as main_moco.py."
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.sgd_momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.sgd_momentum,
+                           weight_decay=recipe.weight_decay)
 
+# %% ../nbs/26_moco.ipynb #ddfbea0a
 def moco_loss(model: nn.Module, batch, device: torch.device) -> torch.Tensor:
     "Engine loss function: batch[0] holds both views [N, 2, C, H, W]."
     return model(batch[0].to(device, non_blocking=True))[0]
 
+# %% ../nbs/26_moco.ipynb #965e573e
 def moco_transform(recipe: MocoRecipe) -> TwoViews:
     "The recipe's two-view MoCo v2 augmentation."
     return TwoViews(moco_v2_transform(recipe.img_size, recipe.rrc_scale))
 
-def moco_dataset(root: Path | str, recipe: MocoRecipe, split: str = "train") -> Dataset:
-    "Image-only NIH split (files or a `cxrvit cache`) yielding two MoCo v2 views per image."
-    from cxrvit.cache import open_nih
-    return open_nih(root, split, transform=moco_transform(recipe), image_only=True)
-
-def moco_corpus(recipe: MocoRecipe, nih_root=None, chexpert_root=None, mimic_root=None) -> Dataset:
-    "The X-ray corpus (CheXpert frontal + NIH train [+ MIMIC AP/PA]) with the two-view transform (NIH statistics)."
-    from cxrvit.data import pretrain_corpus
-    return pretrain_corpus(chexpert_root, nih_root, mimic_root, transform=moco_transform(recipe))
-
 # %% ../nbs/26_moco.ipynb #21e146be
 def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET121_TINY
-                  dataset: Dataset,  # items (views [2, C, H, W], …), e.g. `moco_dataset`
-                  run_dir: Path | str,  # output folder (checkpoints, log.jsonl, config.json, encoder.pth, result.json)
+                  dataset: Dataset,  # items (views [2, C, H, W], …), e.g. `pretrain_data` with `moco_transform`
+                  run_dir: Path | str,  # output: checkpoints, log.jsonl, config.json, encoder.pth, result.json
                   *,
                   device: str | None = None,  # None = best available (cuda:LOCAL_RANK under torchrun)
                   resume: str | Path | None = None,  # checkpoint path or "auto"
@@ -264,7 +279,8 @@ def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET1
                   **train_kw,  # engine options: log_every, save_every_steps, max_steps, progress
                  ) -> dict:
     "MoCo v2 pre-training of `recipe` on `dataset`; returns {'epoch_loss', 'checkpoint', 'encoder', ...}."
-    if not isinstance(recipe, MocoRecipe): raise TypeError(f"moco_pretrain needs a MocoRecipe, got {type(recipe).__name__}")
+    if not isinstance(recipe, MocoRecipe):
+        raise TypeError(f"moco_pretrain needs a MocoRecipe, got {type(recipe).__name__}")
     env, dev = setup(recipe, device, deterministic)
     run_dir = Path(run_dir)
     if env.is_main: make_run_dir(run_dir.name, run_dir.parent, config=recipe.to_dict())
@@ -273,21 +289,16 @@ def moco_pretrain(recipe: MocoRecipe,  # e.g. MOCO_DENSENET121 or MOCO_DENSENET1
                make_optimizer=lambda m: moco_sgd(m, recipe), loss_fn=moco_loss, **train_kw)
     res = {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoint-last.pth"),
            "encoder": str(run_dir / "encoder.pth"), "epochs_done": st.epoch, "global_step": st.global_step,
-           "steps_per_epoch": recipe.iters_per_epoch(len(dataset)), "epoch_loss": st.epoch_loss, "done": st.done}
+           "steps_per_epoch": recipe.iters_per_epoch(len(dataset)), "epoch_loss": st.epoch_loss,
+           "done": st.done}
     if env.is_main:
         export_encoder(model, run_dir / "encoder.pth", recipe.model)
         (run_dir / "result.json").write_text(json.dumps(res, indent=1))
     return res
 
-# %% ../nbs/26_moco.ipynb #a3c5b6ae
-def run_moco_cli(recipe: MocoRecipe, data_root: str | None = None, run_dir: str | None = None,
-                 resume: str | None = None, device: str | None = None, n_synthetic: int = 512,
-                 chexpert_root: str | None = None, mimic_root: str | None = None) -> dict:
-    "CLI entry for a MoCo recipe (called by `cxrvit.pretrain.run_pretrain_cli`): dataset, then `moco_pretrain`."
-    from cxrvit.pretrain import default_run_dir, synthetic_root
-    env, _ = setup(recipe, device)
-    if chexpert_root or mimic_root: ds = moco_corpus(recipe, data_root, chexpert_root, mimic_root)
-    else:
-        root = Path(data_root) if data_root else synthetic_root(n_synthetic, max(64, recipe.img_size), env=env)
-        ds = moco_dataset(root, recipe)
-    return moco_pretrain(recipe, ds, Path(run_dir) if run_dir else default_run_dir(recipe), device=device, resume=resume)
+# %% ../nbs/26_moco.ipynb #ddb9589f
+def moco_job(recipe_name: str,  # a key of cxrvit.recipes.RECIPES
+            ) -> dict:
+    "`run_pretrain_cli`'s `job` and `make_transform` for a MoCo recipe; {} for any other recipe."
+    if not isinstance(get_recipe(recipe_name), MocoRecipe): return {}
+    return {"job": moco_pretrain, "make_transform": moco_transform}

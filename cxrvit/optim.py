@@ -10,10 +10,12 @@ from typing import Iterable
 import torch
 from torch import nn
 
-# %% auto #0
-__all__ = ['layer_id', 'param_groups_lrd', 'param_groups_wd', 'lr_at', 'adjust_lr', 'LARS']
+from .recipes import Recipe
 
-# %% ../nbs/21_optim.ipynb #7ec5f9e1
+# %% auto #0
+__all__ = ['layer_id', 'param_groups_lrd', 'param_groups_wd', 'lr_at', 'adjust_lr', 'adamw', 'build_optimizer', 'LARS']
+
+# %% ../nbs/21_optim.ipynb #2873907b
 def layer_id(name: str,  # parameter name, e.g. "blocks.3.attn.qkv.weight"
              num_layers: int,  # depth + 1
             ) -> int:
@@ -22,9 +24,10 @@ def layer_id(name: str,  # parameter name, e.g. "blocks.3.attn.qkv.weight"
     if name.startswith("blocks."): return int(name.split(".")[1]) + 1
     return num_layers
 
+# %% ../nbs/21_optim.ipynb #7ec5f9e1
 def param_groups_lrd(model: nn.Module,  # a ViT with `.blocks`
-                     weight_decay: float = 0.05,
-                     layer_decay: float = 0.75,
+                     weight_decay: float,  # `recipe.weight_decay`
+                     layer_decay: float,  # `recipe.layer_decay`
                      no_weight_decay_list: Iterable[str] | None = None,  # None = model.no_weight_decay()
                     ) -> list[dict]:
     "Optimizer param groups with per-layer `lr_scale` and no decay for 1-D / listed params; frozen params skipped."
@@ -44,7 +47,7 @@ def param_groups_lrd(model: nn.Module,  # a ViT with `.blocks`
 
 # %% ../nbs/21_optim.ipynb #e7343d4c
 def param_groups_wd(model: nn.Module,
-                    weight_decay: float = 0.05,
+                    weight_decay: float,  # `recipe.weight_decay`
                     no_weight_decay_list: Iterable[str] = (),  # extra names without decay
                    ) -> list[dict]:
     "Two groups (decay / no decay) over trainable params; biases and 1-D params are not decayed."
@@ -68,6 +71,7 @@ def lr_at(epoch: float,  # fractional epoch, e.g. 3 + 17/130
     t = (epoch - warmup_epochs) / max(epochs - warmup_epochs, 1e-12)
     return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
 
+# %% ../nbs/21_optim.ipynb #f099fa23
 def adjust_lr(optimizer: torch.optim.Optimizer,
               epoch: float,  # fractional epoch
               lr: float, min_lr: float, warmup_epochs: float, epochs: float,
@@ -77,10 +81,28 @@ def adjust_lr(optimizer: torch.optim.Optimizer,
     for g in optimizer.param_groups: g["lr"] = v * g.get("lr_scale", 1.0)
     return v
 
+# %% ../nbs/21_optim.ipynb #2d8df836
+def adamw(groups: list[dict],  # param groups (`param_groups_lrd`, `param_groups_wd`) or tensors
+          recipe: Recipe,  # gives `lr` and `betas`
+          device: torch.device) -> torch.optim.Optimizer:
+    "AdamW with the recipe's lr/betas; fused kernel on CUDA, foreach elsewhere."
+    fast = dict(fused=True) if device.type == "cuda" else dict(foreach=True)
+    return torch.optim.AdamW(groups, lr=recipe.lr, betas=recipe.betas, **fast)
+
+# %% ../nbs/21_optim.ipynb #dbde1efe
+def build_optimizer(params,  # param groups or tensors
+                    recipe: Recipe,  # `optimizer`: "adamw" (MAE, fine-tuning) or "lars" (linear probe)
+                    device: torch.device) -> torch.optim.Optimizer:
+    "The recipe's optimizer over `params`: 'adamw' or 'lars'."
+    if recipe.optimizer == "adamw": return adamw(params, recipe, device)
+    if recipe.optimizer == "lars": return LARS(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    raise ValueError(f"optimizer={recipe.optimizer!r}: use 'adamw' or 'lars'")
+
 # %% ../nbs/21_optim.ipynb #0b1746fc
 class LARS(torch.optim.Optimizer):
     "LARS (layer-wise adaptive rate scaling) as in MAE's linear probe; no decay / adaptation for 1-D params."
-    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0, momentum: float = 0.9,
+    def __init__(self, params, lr: float = 0.0, weight_decay: float = 0.0,
+                 momentum: float = 0.9,  # MAE util/lars.py
                  trust_coefficient: float = 0.001):
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum,
                                       trust_coefficient=trust_coefficient))
@@ -97,7 +119,8 @@ class LARS(torch.optim.Optimizer):
                 if p.ndim > 1:  # not a bias / norm parameter
                     dp = dp.add(p, alpha=g["weight_decay"])
                     pn, un = torch.norm(p), torch.norm(dp)
-                    q = torch.where((pn > 0) & (un > 0), g["trust_coefficient"] * pn / un, torch.ones_like(pn))
+                    ok = (pn > 0) & (un > 0)
+                    q = torch.where(ok, g["trust_coefficient"] * pn / un, torch.ones_like(pn))
                     dp = dp.mul(q)
                 mu = self.state[p].setdefault("mu", torch.zeros_like(p))
                 mu.mul_(g["momentum"]).add_(dp)

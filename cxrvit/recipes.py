@@ -21,10 +21,10 @@ __all__ = ['PRETRAIN_VIT_S', 'PRETRAIN_VIT_B', 'PRETRAIN_DENSENET_MAE', 'FINETUN
 # %% ../nbs/20_recipes.ipynb #b383aa7d
 @dataclass(frozen=True)
 class Recipe:
-    "Fields shared by all training jobs; the subclasses add job-specific numbers."
+    "Fields shared by all training jobs; the subclasses add job-specific numbers and the paper's defaults."
     name: str = "recipe"
     model: str = "vit_small_patch16"  # factory name in `cxrvit.models.create_model`
-    img_size: int = 224  # paper_spec §1.6
+    img_size: int = 224  # the paper trains and evaluates at 224²
     patch_size: int | None = None  # None = factory default (16)
     embed_dim: int | None = None  # micro-model overrides, None = factory default
     depth: int | None = None
@@ -44,10 +44,10 @@ class Recipe:
     save_every: int = 20  # checkpoint every N epochs (and at the end)
     num_workers: int = 8
     drop_last: bool = True
-    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu" (workers)
+    input_path: str = "auto"  # "auto" (device-side augmentation on GPU + cache) | "device" | "cpu"
     compile: bool = False  # torch.compile the model for training (GPU speed; not a paper setting)
 
-    def __post_init__(self): validate(self)  # field domains, checked on construction, `replace` and `override`
+    def __post_init__(self): validate(self)  # field domains: on construction, `replace`, `override`
 
     @property
     def lr(self) -> float:
@@ -56,7 +56,8 @@ class Recipe:
 
     def iters_per_epoch(self, n_images: int) -> int:
         "Optimizer steps per epoch for a dataset of `n_images` (floor: the last partial batch is dropped)."
-        return n_images // self.batch_size if self.drop_last else math.ceil(n_images / self.batch_size)
+        b = self.batch_size
+        return n_images // b if self.drop_last else math.ceil(n_images / b)
 
     def total_iters(self, n_images: int) -> int:
         "Optimizer steps of the whole run."
@@ -78,14 +79,24 @@ class Recipe:
         keys = ("img_size", "patch_size", "embed_dim", "depth", "num_heads")
         kw = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.model.startswith(("vit", "mae_vit")): return kw
-        return {k: v for k, v in kw.items() if k in ("img_size", "patch_size")} if self.model.startswith("mae_densenet") else {}
+        if self.model.startswith("mae_densenet"):
+            return {k: v for k, v in kw.items() if k in ("img_size", "patch_size")}
+        return {}
 
-# %% ../nbs/20_recipes.ipynb #f96333c0
+# %% ../nbs/20_recipes.ipynb #d2525351
 @dataclass(frozen=True)
 class PretrainRecipe(Recipe):
-    "MAE pre-training: adds masking, crop scale, decoder size and the pixel-loss switch."
-    mask_ratio: float = 0.75
-    rrc_scale: tuple[float, float] = (0.2, 1.0)
+    "MAE pre-training; the defaults are the paper's (ViT-S, mask 0.90, crop 0.5–1, 800 epochs)."
+    model: str = "mae_vit_small_patch16_dec512d2b"
+    epochs: int = 800
+    warmup_epochs: float = 40
+    batch_size: int = 2048  # 8 GPUs × 256
+    batch_per_device: int = 256
+    blr: float = 1.5e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    save_every: int = 20
+    mask_ratio: float = 0.90
+    rrc_scale: tuple[float, float] = (0.5, 1.0)  # RandomResizedCrop area range
     norm_pix_loss: bool = False
     decoder_embed_dim: int | None = None
     decoder_depth: int | None = None
@@ -94,19 +105,27 @@ class PretrainRecipe(Recipe):
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
         if self.model.startswith("mae_vit"):
-            kw.update({k: getattr(self, k) for k in ("decoder_embed_dim", "decoder_depth", "decoder_num_heads")
-                       if getattr(self, k) is not None})
+            dec = ("decoder_embed_dim", "decoder_depth", "decoder_num_heads")
+            kw.update({k: getattr(self, k) for k in dec if getattr(self, k) is not None})
             kw["norm_pix_loss"] = self.norm_pix_loss
         return kw
 
+# %% ../nbs/20_recipes.ipynb #1f1168df
 @dataclass(frozen=True)
 class FinetuneRecipe(Recipe):
-    "Supervised fine-tuning: adds layer decay, regularisation, augmentation, head, loss and evaluation cadence."
+    "Supervised fine-tuning; the defaults are the paper's (ViT-S on NIH, layer decay 0.55, DropPath 0.2)."
+    epochs: int = 75
+    warmup_epochs: float = 5
+    batch_size: int = 1024  # 8 GPUs × 128
+    batch_per_device: int = 128
+    blr: float = 2.5e-4
+    min_lr: float = 1e-5
+    save_every: int = 10
     num_classes: int = 14
-    layer_decay: float | None = 0.75  # None = plain AdamW groups (CNNs)
-    drop_path: float = 0.1
-    auto_augment: str | None = "rand-m9-mstd0.5-inc1"
-    rrc_scale: tuple[float, float] = (0.08, 1.0)
+    layer_decay: float | None = 0.55  # None = plain AdamW groups (CNNs)
+    drop_path: float = 0.2
+    auto_augment: str | None = "rand-m6-mstd0.5-inc1"  # timm RandAugment spec; None = off
+    rrc_scale: tuple[float, float] = (0.08, 1.0)  # RandomResizedCrop area range
     mixup: float = 0.0
     cutmix: float = 0.0
     reprob: float = 0.0
@@ -116,32 +135,48 @@ class FinetuneRecipe(Recipe):
     eval_every: int = 10
     color_jitter: float | None = None  # timm ColorJitter strength; None = off (the paper never jitters)
     label_fraction: float = 1.0  # share of the train images used (whole patients, nested; label-efficiency)
+    crop_pct: float = 224 / 256  # evaluation: Resize(img_size / crop_pct) then CenterCrop(img_size)
 
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
         kw["num_classes"] = self.num_classes
-        if self.model.startswith("vit"): kw.update(global_pool=self.global_pool, drop_path_rate=self.drop_path)
+        if self.model.startswith("vit"):
+            kw.update(global_pool=self.global_pool, drop_path_rate=self.drop_path)
         return kw
 
+# %% ../nbs/20_recipes.ipynb #c03238c4
 @dataclass(frozen=True)
 class LinprobeRecipe(Recipe):
-    "Linear probing: frozen encoder, BatchNorm (affine=False) + Linear head, LARS."
+    "Linear probing (frozen encoder, BatchNorm + Linear head, LARS); the defaults are the official probe's."
+    epochs: int = 90
+    warmup_epochs: float = 10
+    batch_size: int = 4096  # 8 GPUs × 512
+    batch_per_device: int = 512
+    blr: float = 0.1
+    weight_decay: float = 0.0
+    optimizer: str = "lars"
+    save_every: int = 10
     num_classes: int = 14
     global_pool: bool = False  # MAE linear probe uses the cls token
     loss: str = "bce"
     eval_every: int = 10
     drop_path: float = 0.1  # the official probe builds its encoder with DropPath 0.1, active in training
     label_fraction: float = 1.0  # share of the train images used (whole patients, nested)
+    rrc_scale: tuple[float, float] = (0.08, 1.0)  # RandomResizedCrop area range (bilinear)
+    rotation: float = 7.0  # RandomRotation range in degrees
+    crop_pct: float = 224 / 256  # evaluation: Resize(img_size / crop_pct) then CenterCrop(img_size)
 
     def model_kwargs(self) -> dict:
         kw = super().model_kwargs()
-        kw.update(num_classes=self.num_classes, global_pool=self.global_pool, drop_path_rate=self.drop_path)
+        kw.update(num_classes=self.num_classes, global_pool=self.global_pool,
+                  drop_path_rate=self.drop_path)
         return kw
 
 # %% ../nbs/20_recipes.ipynb #1074c610
 class RecipeError(ValueError):
     "A recipe field outside its domain."
 
+# %% ../nbs/20_recipes.ipynb #6f6140b7
 def _num(lo=None, hi=None, lo_open=False, hi_open=False, integer=False, optional=False):
     "(description, check) for a number in an interval."
     kind = "an integer" if integer else "a number"
@@ -151,7 +186,8 @@ def _num(lo=None, hi=None, lo_open=False, hi_open=False, integer=False, optional
     def ok(v):
         if v is None: return optional
         if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)) or v != v: return False
-        return (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or (v < hi if hi_open else v <= hi))
+        above = lo is None or (v > lo if lo_open else v >= lo)
+        return above and (hi is None or (v < hi if hi_open else v <= hi))
     return desc, ok
 
 def _one_of(*vals): return f"one of {list(vals)}", lambda v: v in vals
@@ -161,24 +197,27 @@ _DOMAINS = {
     "embed_dim": _num(1, integer=True, optional=True), "depth": _num(1, integer=True, optional=True),
     "num_heads": _num(1, integer=True, optional=True), "epochs": _num(1, integer=True),
     "warmup_epochs": _num(0), "batch_size": _num(1, integer=True), "batch_per_device": _num(1, integer=True),
-    "blr": _num(0, lo_open=True), "min_lr": _num(0), "weight_decay": _num(0), "optimizer": _one_of("adamw", "lars", "sgd"),
+    "blr": _num(0, lo_open=True), "min_lr": _num(0), "weight_decay": _num(0),
+    "optimizer": _one_of("adamw", "lars", "sgd"),
     "clip_grad": _num(0, lo_open=True, optional=True), "amp": _one_of("auto", "bf16", "fp16", "off"),
     "seed": _num(0, integer=True), "save_every": _num(1, integer=True), "num_workers": _num(0, integer=True),
     "mask_ratio": _num(0, 1, lo_open=True, hi_open=True),
-    "decoder_embed_dim": _num(1, integer=True, optional=True), "decoder_depth": _num(1, integer=True, optional=True),
+    "decoder_embed_dim": _num(1, integer=True, optional=True),
+    "decoder_depth": _num(1, integer=True, optional=True),
     "decoder_num_heads": _num(1, integer=True, optional=True), "num_classes": _num(1, integer=True),
     "layer_decay": _num(0, 1, lo_open=True, optional=True), "drop_path": _num(0, 1, hi_open=True),
     "mixup": _num(0), "cutmix": _num(0), "reprob": _num(0, 1), "smoothing": _num(0, 1, hi_open=True),
     "loss": _one_of("bce", "ce"), "eval_every": _num(0, integer=True),
     "label_fraction": _num(0, 1, lo_open=True), "color_jitter": _num(0, optional=True),
     "input_path": _one_of("auto", "device", "cpu"),
+    "crop_pct": _num(0, 1, lo_open=True), "rotation": _num(0, 180),
 }
 
 def _bad(r, field: str, allowed: str) -> RecipeError:
     return RecipeError(f"recipe {r.name!r}: {field}={getattr(r, field)!r} is invalid; allowed: {allowed}")
 
 def validate(r: Recipe) -> Recipe:
-    "Check every field's domain and the cross-field rules; raise a RecipeError naming the field, else return `r`."
+    "Check every field's domain and the cross-field rules; raise a RecipeError naming the field, or return r."
     for f in dataclasses.fields(r):
         if f.name in _DOMAINS:
             desc, ok = _DOMAINS[f.name]
@@ -197,7 +236,8 @@ def validate(r: Recipe) -> Recipe:
     m = re.search(r"patch(\d+)", r.model)
     patch = r.patch_size or (int(m.group(1)) if m else 16)
     if tokens and r.img_size % patch:
-        raise _bad(r, "img_size", f"a multiple of the patch size {patch} (e.g. {r.img_size // patch * patch or patch})")
+        fit = r.img_size // patch * patch or patch
+        raise _bad(r, "img_size", f"a multiple of the patch size {patch} (e.g. {fit})")
     if isinstance(r, PretrainRecipe) and tokens and int((r.img_size // patch) ** 2 * (1 - r.mask_ratio)) < 1:
         raise _bad(r, "mask_ratio", f"< {1 - 1 / (r.img_size // patch) ** 2:.6g} so that at least one of the "
                    f"{(r.img_size // patch) ** 2} patches stays visible")
@@ -217,7 +257,8 @@ def _parse(text: str, tp, key: str):
         raise ValueError(f"override {key}={text!r}: expected a boolean (true/false)")
     if origin is tuple:
         parts = [p for p in text.strip().strip("()[]").split(",") if p.strip()]
-        if len(parts) != len(args): raise ValueError(f"override {key}={text!r}: expected {len(args)} comma-separated values")
+        if len(parts) != len(args):
+            raise ValueError(f"override {key}={text!r}: expected {len(args)} comma-separated values")
         return tuple(_parse(p, a, key) for p, a in zip(parts, args))
     if tp not in (int, float): return tp(text.strip())
     try: v = ast.literal_eval(text.strip())
@@ -235,45 +276,25 @@ def override(recipe: Recipe,  # the recipe to change
     for it in items or []:
         if "=" not in it: raise ValueError(f"override {it!r} is not of the form key=value")
         k, v = (s.strip() for s in it.split("=", 1))
-        if k not in hints: raise KeyError(f"unknown recipe key {k!r} for {type(recipe).__name__} {recipe.name!r}; "
-                                          f"known: {sorted(hints)}")
+        if k not in hints:
+            raise KeyError(f"unknown recipe key {k!r} for {type(recipe).__name__} {recipe.name!r}; "
+                           f"known: {sorted(hints)}")
         kw[k] = _parse(v, hints[k], k)
     return recipe.replace(**kw)
 
-# %% ../nbs/20_recipes.ipynb #ff1229ab
-# paper_spec §2.1, §2.3: MAE ViT-S, X-rays 0.3M
-PRETRAIN_VIT_S = PretrainRecipe(
-    name="pretrain_vit_s", model="mae_vit_small_patch16_dec512d2b", img_size=224,
-    mask_ratio=0.90, rrc_scale=(0.5, 1.0), norm_pix_loss=False,
-    epochs=800, warmup_epochs=40, batch_size=2048, batch_per_device=256,  # 8 GPUs × 256
-    blr=1.5e-4, min_lr=0.0, optimizer="adamw", betas=(0.9, 0.95), weight_decay=0.05,
-    clip_grad=None, save_every=20)
-# paper_spec §2.1, §2.3: MAE ViT-B, X-rays 0.5M; same recipe, 8-block decoder
+# %% ../nbs/20_recipes.ipynb #ec9b003a
+PRETRAIN_VIT_S = PretrainRecipe(name="pretrain_vit_s")
 PRETRAIN_VIT_B = PRETRAIN_VIT_S.replace(name="pretrain_vit_b", model="mae_vit_base_patch16_dec512d8b")
-# paper_spec §2.4: DenseNet-121 U-Net "MAE", mask 0.75
 PRETRAIN_DENSENET_MAE = PRETRAIN_VIT_S.replace(name="pretrain_densenet_mae", model="mae_densenet121",
                                                mask_ratio=0.75)
 
-# paper_spec §3.1, §3.3: ViT-S fine-tune on NIH
-FINETUNE_VIT_S_NIH = FinetuneRecipe(
-    name="finetune_vit_s_nih", model="vit_small_patch16", num_classes=14, img_size=224,
-    epochs=75, warmup_epochs=5, batch_size=1024, batch_per_device=128,  # 8 GPUs × 128
-    blr=2.5e-4, min_lr=1e-5, layer_decay=0.55, weight_decay=0.05, optimizer="adamw", betas=(0.9, 0.999),
-    drop_path=0.2, auto_augment="rand-m6-mstd0.5-inc1", rrc_scale=(0.08, 1.0),
-    mixup=0.0, cutmix=0.0, reprob=0.0, smoothing=0.0, loss="bce", global_pool=True,
-    eval_every=10, save_every=10, clip_grad=None)
-# paper_spec §3.1 note: no ViT-B fine-tune command was published; ASSUMED same recipe as ViT-S
+FINETUNE_VIT_S_NIH = FinetuneRecipe(name="finetune_vit_s_nih")
 FINETUNE_VIT_B_NIH = FINETUNE_VIT_S_NIH.replace(name="finetune_vit_b_nih", model="vit_base_patch16")
-# paper_spec §3.4: CNN fine-tune = ViT command without layer decay, drop_path 0
 FINETUNE_DENSENET121_NIH = FINETUNE_VIT_S_NIH.replace(name="finetune_densenet121_nih", model="densenet121",
                                                       layer_decay=None, drop_path=0.0)
 FINETUNE_RESNET50_NIH = FINETUNE_DENSENET121_NIH.replace(name="finetune_resnet50_nih", model="resnet50")
 
-# paper_spec §3.5: MAE-style linear probe (code only, no published command)
-LINPROBE = LinprobeRecipe(
-    name="linprobe", model="vit_small_patch16", num_classes=14, img_size=224, global_pool=False,
-    epochs=90, warmup_epochs=10, batch_size=4096, batch_per_device=512,  # 8 GPUs × 512
-    blr=0.1, min_lr=0.0, weight_decay=0.0, optimizer="lars", eval_every=10, save_every=10)
+LINPROBE = LinprobeRecipe(name="linprobe")
 
 # %% ../nbs/20_recipes.ipynb #ee6594a7
 _TINY_MODEL = TINY_VIT  # the tiny-model fixture of cxrvit.vit
@@ -308,6 +329,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     PRETRAIN_VIT_S_TINY, PRETRAIN_VIT_B_TINY, PRETRAIN_DENSENET_MAE_TINY, FINETUNE_VIT_S_NIH_TINY,
     FINETUNE_VIT_B_NIH_TINY, FINETUNE_DENSENET121_NIH_TINY, FINETUNE_RESNET50_NIH_TINY, LINPROBE_TINY)}
 
+# %% ../nbs/20_recipes.ipynb #b4bef833
 def get_recipe(name: str,  # a key of RECIPES (case-insensitive), e.g. "pretrain_vit_s_tiny"
                overrides: list[str] | None = None,  # ["key=value", ...]
               ) -> Recipe:
@@ -319,7 +341,15 @@ def get_recipe(name: str,  # a key of RECIPES (case-insensitive), e.g. "pretrain
 # %% ../nbs/20_recipes.ipynb #d0aa2677
 @dataclass(frozen=True)
 class MocoRecipe(Recipe):
-    "MoCo v2 pre-training of a CNN: MLP head, queue, key momentum, InfoNCE temperature, two-view augmentation."
+    "MoCo v2 pre-training of a CNN (MLP head, queue, key momentum, InfoNCE); defaults are MoCo v2's."
+    model: str = "densenet121"
+    epochs: int = 200
+    batch_size: int = 256  # 8 GPUs × 32, as main_moco.py
+    batch_per_device: int = 32
+    blr: float = 0.03
+    weight_decay: float = 1e-4
+    optimizer: str = "sgd"
+    save_every: int = 10
     moco_dim: int = 128  # key dimension (main_moco.py --moco-dim)
     mlp_hidden: int = 2048  # hidden width of the 2-layer MLP head (--mlp)
     queue_size: int = 65536  # negative keys kept (--moco-k)
@@ -329,24 +359,22 @@ class MocoRecipe(Recipe):
     sgd_momentum: float = 0.9  # SGD momentum (--momentum)
     bn_splits: int = 1  # BatchNorm groups per device batch (1 = per-device BN, the official setting)
 
-# MoCo v2 (Chen et al. 2020) / facebookresearch/moco main_moco.py --mlp --moco-t 0.2 --aug-plus --cos;
-# the paper did not publish its X-ray MoCo recipe
-MOCO_DENSENET121 = MocoRecipe(
-    name="moco_densenet121", model="densenet121", img_size=224,
-    epochs=200, warmup_epochs=0.0, batch_size=256, batch_per_device=32,  # 8 GPUs × 32, as main_moco.py
-    blr=0.03, min_lr=0.0, optimizer="sgd", weight_decay=1e-4, clip_grad=None, save_every=10)
+# %% ../nbs/20_recipes.ipynb #be06d8f0
+MOCO_DENSENET121 = MocoRecipe(name="moco_densenet121")
 MOCO_RESNET50 = MOCO_DENSENET121.replace(name="moco_resnet50", model="resnet50")
 
 # CPU smoke variants: 64² images, batch 32, 2 epochs, a 256-key queue (8 batches) instead of 65,536
 MOCO_DENSENET121_TINY = MOCO_DENSENET121.tiny().replace(queue_size=256)
 MOCO_RESNET50_TINY = MOCO_RESNET50.tiny().replace(queue_size=256)
 
-RECIPES.update({r.name: r for r in (MOCO_DENSENET121, MOCO_RESNET50, MOCO_DENSENET121_TINY, MOCO_RESNET50_TINY)})
+RECIPES.update({r.name: r for r in (MOCO_DENSENET121, MOCO_RESNET50, MOCO_DENSENET121_TINY,
+                                     MOCO_RESNET50_TINY)})
 
 # %% ../nbs/20_recipes.ipynb #967846be
 def recipe_from_dict(d: dict) -> Recipe:
     "Rebuild a recipe from `to_dict()` output (tuples restored, derived keys ignored)."
-    cls = {c.__name__: c for c in (Recipe, PretrainRecipe, FinetuneRecipe, LinprobeRecipe, MocoRecipe)}[d.get("recipe_class", "Recipe")]
+    classes = (Recipe, PretrainRecipe, FinetuneRecipe, LinprobeRecipe, MocoRecipe)
+    cls = {c.__name__: c for c in classes}[d.get("recipe_class", "Recipe")]
     hints = typing.get_type_hints(cls)
     kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in hints}
     return cls(**kw)

@@ -14,7 +14,7 @@ import torch
 
 from .core import cache_home  # the one home of generated data (also imported from here)
 from .datahome import DataHome, classifier_data, describe_data, pretrain_data, resolve_data_home
-from .engine import load_checkpoint, read_log
+from .engine import load_train_state, read_log
 from .evaluate import compare_predictions, load_predictions, predict, save_predictions, summarize
 from .evaluate import threshold_report
 from .figures import auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure, save_figure
@@ -22,7 +22,8 @@ from .finetune import build_finetune_model, finetune, headline_metric
 from .linprobe import build_linprobe_model, linprobe
 from .mae import reconstruct
 from .paper import compare_to_paper
-from .pretrain import build_pretrain_model, pretrain, synthetic_root
+from .pretrain import build_pretrain_model, pretrain
+from .engine import synthetic_root
 from .moco import moco_pretrain, moco_transform
 from .recipes import LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override, recipe_from_dict
 
@@ -103,7 +104,7 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
 @torch.no_grad()
 def reconstruction_figure(recipe, ds, run_dir: Path, n: int = 4) -> dict:
     "Masked input | reconstruction with the visible patches pasted, on `n` training images (saved as HTML)."
-    model = build_pretrain_model(recipe); model.load_state_dict(load_checkpoint(run_dir / "checkpoint-last.pth")["model"])
+    model = build_pretrain_model(recipe); model.load_state_dict(load_train_state(run_dir / "checkpoint-last.pth")["model"])
     imgs = torch.stack([ds[i][0] for i in range(min(n, len(ds)))]).float()  # [n, C, H, W]
     _, pred, mask = model.eval()(imgs, mask_ratio=recipe.mask_ratio)
     masked, _, pasted = reconstruct(model, imgs, pred, mask)
@@ -156,7 +157,7 @@ class Evaluation:
     figures: dict = field(default_factory=dict)
 
 def _load_classifier(run: Path):
-    ck = load_checkpoint(run / "checkpoint-best.pth")
+    ck = load_train_state(run / "checkpoint-best.pth")
     r = recipe_from_dict(ck["args"])
     model = build_linprobe_model(r) if isinstance(r, LinprobeRecipe) else build_finetune_model(r)
     model.load_state_dict(ck["model"]); return r, model, ck

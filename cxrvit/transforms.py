@@ -14,23 +14,10 @@ from torchvision.transforms import InterpolationMode
 from .manifest import load_manifest
 
 # %% auto #0
-__all__ = ['PAPER_AUG', 'norm_stats', 'GreyToRGBNormalize', 'GreyCompose', 'pretrain_transform', 'finetune_transform',
-           'eval_transform', 'linprobe_transform', 'linprobe_eval_transform']
+__all__ = ['norm_stats', 'GreyToRGBNormalize', 'GreyCompose', 'pretrain_transform', 'finetune_transform', 'eval_transform',
+           'linprobe_transform', 'linprobe_eval_transform']
 
 # %% ../nbs/03_transforms.ipynb #9ccce2cd
-PAPER_AUG = dict(
-    img_size=224,
-    pretrain_scale=(0.5, 1.0),  # MAE RandomResizedCrop scale
-    finetune_scale=(0.08, 1.0),  # timm default, used by the paper's fine-tuning
-    ratio=(3 / 4, 4 / 3),
-    hflip=0.5,
-    auto_augment="rand-m6-mstd0.5-inc1",
-    re_prob=0.0,  # no random erasing
-    interpolation="bicubic",
-    crop_pct=224 / 256,  # eval: Resize(256) then CenterCrop(224)
-    linprobe_rotation=7,  # degrees: the official linear probe's RandomRotation
-)
-
 def norm_stats(dataset: str = "nih",  # manifest name
                stage: str = "finetune",  # "pretrain" or "finetune"
                channels: int = 3,  # 1 averages the three channel statistics
@@ -51,91 +38,103 @@ def _fit(v: Sequence[float] | None, channels: int, default: Sequence[float]) -> 
 
 # %% ../nbs/03_transforms.ipynb #59b9c700
 class GreyToRGBNormalize(torch.nn.Module):
-    "[1 or 3, H, W] → [3, H, W]: (x − mean_c) / std_c for each output channel c (grey replicated by broadcasting)."
-    def __init__(self, mean: Sequence[float], std: Sequence[float]):  # per output channel (3 values)
+    "[1 or 3, H, W] → [3, H, W]: (x − mean_c) / std_c per output channel c (grey broadcast to 3)."
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):  # per output channel (3 each)
         super().__init__()
         self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)  # [3, 1, 1]
         self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
-    def forward(self, x: torch.Tensor) -> torch.Tensor: return (x - self.mean) / self.std
-    def __repr__(self): return f"GreyToRGBNormalize(mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()})"
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std  # [1 or 3, H, W] -> [3, H, W]
+    def __repr__(self):
+        m, s = self.mean.flatten().tolist(), self.std.flatten().tolist()
+        return f"GreyToRGBNormalize(mean={m}, std={s})"
 
+# %% ../nbs/03_transforms.ipynb #cef49e51
 class GreyCompose(T.Compose):
-    "The 3-channel pipeline (`transforms`, for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
+    "The 3-channel pipeline (for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
     grey_input = True  # datasets may pass 'L' images
     def __init__(self, transforms: list, grey: T.Compose):
-        super().__init__(transforms); self.grey = grey
+        super().__init__(transforms)
+        self.grey = grey
     def __call__(self, img):
         return self.grey(img) if getattr(img, "mode", None) == "L" else super().__call__(img)
 
-# %% ../nbs/03_transforms.ipynb #dc636983
-def pretrain_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
-                       scale: tuple[float, float] = PAPER_AUG["pretrain_scale"],  # RandomResizedCrop area range
-                       mean: Sequence[float] | None = None,  # default NIH stats (use the dataset's pre-training stats)
-                       std: Sequence[float] | None = None,
-                       channels: int = 3,  # 1 or 3: must match the images' channels
-                       ratio: tuple[float, float] = PAPER_AUG["ratio"],
-                      ) -> T.Compose:
-    "The paper's MAE pre-training pipeline: RRC(scale 0.5–1, bicubic) + h-flip + ToTensor + Normalize."
+# %% ../nbs/03_transforms.ipynb #8ea50ebc
+def _norm_steps(steps: list, mean, std, channels: int) -> T.Compose:
+    "`steps` + Normalize: a 1-channel pipeline, or the 3-channel one with its grey twin."
     m0, s0 = norm_stats("nih", "finetune")
     mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
-    steps = [T.RandomResizedCrop(img_size, scale=scale, ratio=ratio, interpolation=InterpolationMode.BICUBIC),
-             T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.ToTensor()]
     if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
-    return GreyCompose(steps + [T.Normalize(mean, std)], T.Compose(steps + [GreyToRGBNormalize(mean, std)]))
+    grey = T.Compose(steps + [GreyToRGBNormalize(mean, std)])
+    return GreyCompose(steps + [T.Normalize(mean, std)], grey)
+
+def pretrain_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
+                       mean: Sequence[float] | None = None,  # None = NIH stats (or the dataset's)
+                       std: Sequence[float] | None = None,
+                       channels: int = 3,  # 1 or 3: must match the images' channels
+                      ) -> T.Compose:
+    "The MAE pre-training pipeline: RRC(`scale`, bicubic) + h-flip + ToTensor + Normalize."
+    rrc = T.RandomResizedCrop(img_size, scale=scale, interpolation=InterpolationMode.BICUBIC)
+    return _norm_steps([rrc, T.RandomHorizontalFlip(), T.ToTensor()], mean, std, channels)
 
 # %% ../nbs/03_transforms.ipynb #dd1d0803
-def finetune_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
-                       auto_augment: str | None = PAPER_AUG["auto_augment"],  # timm RandAugment spec; None = off
-                       mean: Sequence[float] | None = None,  # default 0.5056 (all fine-tuning in the paper)
+def finetune_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
+                       auto_augment: str | None,  # RandAugment (`recipe.auto_augment`); None = off
+                       re_prob: float,  # random-erasing probability (`recipe.reprob`)
+                       color_jitter: float | None,  # ColorJitter strength (`recipe.color_jitter`)
+                       mean: Sequence[float] | None = None,  # None = 0.5056 (the paper's fine-tuning)
                        std: Sequence[float] | None = None,
                        channels: int = 3,  # 1 or 3
-                       scale: tuple[float, float] = PAPER_AUG["finetune_scale"],
-                       re_prob: float = PAPER_AUG["re_prob"],  # random-erasing probability
-                       color_jitter: float | None = None,  # timm ColorJitter strength; None = off (the paper)
                       ):
     "The paper's fine-tuning pipeline, built by timm's `create_transform(is_training=True)`."
     m0, s0 = norm_stats("nih", "finetune")
-    make = lambda c: create_transform(img_size, is_training=True, scale=scale, ratio=PAPER_AUG["ratio"],
-                                      hflip=PAPER_AUG["hflip"], auto_augment=auto_augment, re_prob=re_prob,
-                                      interpolation=PAPER_AUG["interpolation"], color_jitter=color_jitter,
-                                      mean=_fit(mean, c, m0), std=_fit(std, c, s0))
+    mean3, std3 = _fit(mean, 3, m0), _fit(std, 3, s0)
+    def make(c: int):
+        return create_transform(img_size, is_training=True, scale=scale, auto_augment=auto_augment,
+                                re_prob=re_prob, interpolation="bicubic", color_jitter=color_jitter,
+                                mean=_fit(mean, c, m0), std=_fit(std, c, s0))
     if channels == 1: return make(1)
-    rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean (equal for equal channel stats)
+    rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean
     if re_prob > 0: return rgb  # random erasing draws per channel: no 1-channel twin
-    return GreyCompose(rgb.transforms, T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(*(_fit(v, 3, d) for v, d in ((mean, m0), (std, s0))))]))
+    twin = T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(mean3, std3)])
+    return GreyCompose(rgb.transforms, twin)
 
 # %% ../nbs/03_transforms.ipynb #0181220d
-def eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
-                   resize: int | None = None,  # shorter side before the crop; None = img_size / crop_pct
+def eval_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                   crop_pct: float,  # centre crop / resized side (`recipe.crop_pct`)
                    mean: Sequence[float] | None = None,
                    std: Sequence[float] | None = None,
                    channels: int = 3,
                   ) -> T.Compose:
-    "The paper's evaluation pipeline: Resize(256 for 224, bicubic) + CenterCrop + ToTensor + Normalize."
-    m0, s0 = norm_stats("nih", "finetune")
-    resize = resize or int(round(img_size / PAPER_AUG["crop_pct"]))
-    mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
-    steps = [T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size), T.ToTensor()]
-    if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
-    return GreyCompose(steps + [T.Normalize(mean, std)], T.Compose(steps + [GreyToRGBNormalize(mean, std)]))
+    "The evaluation pipeline: Resize(img_size / crop_pct, bicubic) + CenterCrop + Normalize."
+    resize = int(round(img_size / crop_pct))
+    steps = [T.Resize(resize, interpolation=InterpolationMode.BICUBIC), T.CenterCrop(img_size),
+             T.ToTensor()]
+    return _norm_steps(steps, mean, std, channels)
 
 # %% ../nbs/03_transforms.ipynb #0ac8f590
-def linprobe_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
+def linprobe_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                       scale: tuple[float, float],  # RandomResizedCrop area (`recipe.rrc_scale`)
+                       rotation: float,  # RandomRotation range in degrees (`recipe.rotation`)
                        mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                        channels: int = 3) -> T.Compose:
-    "The official linear probe's training pipeline: RRC (0.08–1, bilinear) + h-flip + RandomRotation(7)."
+    "The official linear probe's training pipeline: RRC (bilinear) + h-flip + RandomRotation."
     m0, s0 = norm_stats("nih", "finetune")
     return T.Compose([
-        T.RandomResizedCrop(img_size, scale=PAPER_AUG["finetune_scale"], interpolation=InterpolationMode.BILINEAR),
-        T.RandomHorizontalFlip(PAPER_AUG["hflip"]), T.RandomRotation(PAPER_AUG["linprobe_rotation"]),
+        T.RandomResizedCrop(img_size, scale=scale, interpolation=InterpolationMode.BILINEAR),
+        T.RandomHorizontalFlip(), T.RandomRotation(rotation),
         T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
 
 # %% ../nbs/03_transforms.ipynb #d4c2bd8a
-def linprobe_eval_transform(img_size: int = PAPER_AUG["img_size"],  # output side in pixels
+def linprobe_eval_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
+                            crop_pct: float,  # centre crop / resized side (`recipe.crop_pct`)
                             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                             channels: int = 3) -> T.Compose:
-    "The official linear probe's evaluation pipeline: Resize(img/0.875) + CenterCrop, bilinear."
+    "The official linear probe's evaluation: Resize(img_size / crop_pct) + CenterCrop, bilinear."
     m0, s0 = norm_stats("nih", "finetune")
-    resize = int(round(img_size / PAPER_AUG["crop_pct"]))
-    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BILINEAR), T.CenterCrop(img_size),
-                      T.ToTensor(), T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])
+    resize = int(round(img_size / crop_pct))
+    return T.Compose([T.Resize(resize, interpolation=InterpolationMode.BILINEAR),
+                      T.CenterCrop(img_size), T.ToTensor(),
+                      T.Normalize(_fit(mean, channels, m0), _fit(std, channels, s0))])

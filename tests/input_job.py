@@ -33,7 +33,7 @@ def main(a):
     inp.set_epoch(1); full = torch.cat(list(inp))
     inp.set_epoch(1, start=half); tail = torch.cat(list(inp))
     out["loader"] = {"full": full.tolist(), "resumed_tail": tail.tolist()}
-    ds = CachedNIHDataset(a.data, "train", transform=pretrain_transform(32), image_only=True)
+    ds = CachedNIHDataset(a.data, "train", transform=pretrain_transform(32, (0.5, 1.0)), image_only=True)
     m = len(ds) // (4 * env.world_size) * 4 * env.world_size
     mk = lambda: DeviceInput(ds, spec_from_transform(ds.transform), EpochSampler(len(ds), m, env.rank, env.world_size),
                              4, "cpu", seed=0, rank=env.rank)

@@ -24,9 +24,10 @@ def recipe(**kw):
 
 
 def resume_job(a):
-    from cxrvit.moco import moco_dataset, moco_pretrain
+    from cxrvit.datahome import pretrain_data, resolve_data_home
+    from cxrvit.moco import moco_pretrain, moco_transform
     r = recipe()
-    moco_pretrain(r, moco_dataset(a.data, r), a.run_dir, device="cpu", resume=a.resume, deterministic=True,
+    moco_pretrain(r, pretrain_data(r, resolve_data_home(a.data), transform=moco_transform(r)), a.run_dir, device="cpu", resume=a.resume, deterministic=True,
                   progress=False, log_every=1, save_every_steps=a.save_every_steps)
     sd = torch.load(Path(a.run_dir) / "checkpoint-last.pth", map_location="cpu", weights_only=False)["model"]
     torch.save(sd, a.out)

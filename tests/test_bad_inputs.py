@@ -339,20 +339,20 @@ def test_sigterm_mid_epoch_then_resume_is_exact(base, full, tmp_path):
 
 def test_cli_preempted_then_write_limit_then_resume(base, tmp_path):
     "SIGUSR1 → exit 75 with checkpoint-last; a resume under `ulimit -f` fails in one line and loses nothing."
-    from cxrvit.engine import load_checkpoint
+    from cxrvit.engine import load_train_state
     d = tmp_path / "run"
     args = ["-m", "cxrvit.cli", *TINY_PT, "--data-root", base, "--run-dir", d]
     r = sub(args, {"CXRVIT_TEST_SIGNAL_AT_STEP": "2:USR1"})
     assert r.returncode == EXIT_PREEMPTED, (r.returncode, r.stderr[-3000:])
     line = [l for l in r.stderr.splitlines() if l.strip()][-1]
     assert line.startswith("cxrvit pretrain: preempted: SIGUSR1 received") and "--resume auto" in line
-    assert r.stdout == "" and load_checkpoint(d / "checkpoint-last.pth")["state"]["global_step"] == 2
+    assert r.stdout == "" and load_train_state(d / "checkpoint-last.pth")["state"]["global_step"] == 2
     before = snapshot(d)
     limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # checkpoints are ~1.7 MB
     r = sub([*args, "--resume", "auto"], preexec_fn=limit)
     error_line(r.returncode, r.stderr, "pretrain", "File too large", "ulimit -f", "--resume auto")
     assert not list(d.glob(".*.tmp*")), list(d.iterdir())  # no torn temp file left
-    assert load_checkpoint(d / "checkpoint-last.pth")["state"]["global_step"] == 2  # the last good one is intact
+    assert load_train_state(d / "checkpoint-last.pth")["state"]["global_step"] == 2  # the last good one is intact
     after = snapshot(d)
     assert all(after.get(k) == v for k, v in before.items() if k != "log.jsonl")  # every earlier file as it was
     r = sub([*args, "--resume", "auto"])

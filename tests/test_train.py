@@ -53,7 +53,7 @@ def test_sigkill_then_resume_is_exact(synth, full, tmp_path, kill_at):
 
 
 def test_kill_during_checkpoint_write_keeps_last_good(synth, full, tmp_path):
-    from cxrvit.engine import load_checkpoint
+    from cxrvit.engine import load_train_state
     run_dir = tmp_path / "run"
     args = [JOB, "pretrain", "--data", synth, "--run-dir", run_dir, "--out", tmp_path / "w.pt", "--save-every-steps", 3]
     r = run(args, {"CXRVIT_TEST_KILL_IN_SAVE": "2"})  # the 2nd save (step 6) dies half-way through its temp file
@@ -61,7 +61,7 @@ def test_kill_during_checkpoint_write_keeps_last_good(synth, full, tmp_path):
     tmp = list(run_dir.glob(".checkpoint-last.pth.tmp*"))
     assert len(tmp) == 1 and tmp[0].stat().st_size > 0  # the torn write is there ...
     with pytest.raises(Exception): torch.load(tmp[0], weights_only=False)
-    ck = load_checkpoint(run_dir / "checkpoint-last.pth")  # ... and the previous checkpoint is intact
+    ck = load_train_state(run_dir / "checkpoint-last.pth")  # ... and the previous checkpoint is intact
     assert ck["state"]["global_step"] == 3
     r = run(args + ["--resume", "auto"])
     assert r.returncode == 0, r.stderr[-3000:]

@@ -15,10 +15,11 @@ from torch.utils.data import TensorDataset
 
 
 def pretrain_job(a):
-    from cxrvit.pretrain import nih_pretrain_dataset, pretrain
+    from cxrvit.datahome import pretrain_data, resolve_data_home
+    from cxrvit.pretrain import pretrain
     from cxrvit.recipes import PRETRAIN_VIT_S_TINY
     r = PRETRAIN_VIT_S_TINY
-    pretrain(r, nih_pretrain_dataset(a.data, r), a.run_dir, device="cpu", resume=a.resume, deterministic=True,
+    pretrain(r, pretrain_data(r, resolve_data_home(a.data)), a.run_dir, device="cpu", resume=a.resume, deterministic=True,
              progress=False, log_every=1, save_every_steps=a.save_every_steps)
     sd = torch.load(Path(a.run_dir) / "checkpoint-last.pth", map_location="cpu", weights_only=False)["model"]
     torch.save(sd, a.out)
@@ -28,7 +29,7 @@ def ddp_job(a):
     from cxrvit.engine import masked_bce_with_logits, read_log, setup, train, unwrap
     from cxrvit.finetune import finetune_groups, loss_for
     from cxrvit.models import create_model
-    from cxrvit.pretrain import adamw
+    from cxrvit.optim import adamw
     from cxrvit.recipes import FINETUNE_VIT_S_NIH_TINY
     r = FINETUNE_VIT_S_NIH_TINY.replace(drop_path=0.0, batch_size=16, batch_per_device=a.batch_per_device, epochs=2,
                                         warmup_epochs=0.5, blr=0.01, save_every=100)
