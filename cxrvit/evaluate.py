@@ -18,8 +18,8 @@ from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap,
                             choose_thresholds, operating_points, multiclass_report, mean_with_ci)
 
 # %% auto #0
-__all__ = ['predict', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize', 'summarize_runs', 'compare_predictions',
-           'threshold_report']
+__all__ = ['predict_table', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize_predictions', 'summarize_seeds',
+           'compare_predictions', 'threshold_report']
 
 # %% ../nbs/31_evaluate.ipynb #9af05b34
 def _activation(dataset, activation: str) -> str:
@@ -49,7 +49,7 @@ def _scores(model, loader, device, amp: bool, activation: str):
     return torch.cat(P).numpy(), torch.cat(Y).numpy(), ids
 
 # %% ../nbs/31_evaluate.ipynb #56bcfc9c
-def predict(model: torch.nn.Module,  # classifier returning logits [B, K]
+def predict_table(model: torch.nn.Module,  # classifier returning logits [B, K]
             dataset,  # labelled dataset: items (image, target, image_id), `.labels`, `.table`
             batch_size: int = 64,
             device: str | torch.device | None = None,  # None = best available
@@ -73,7 +73,7 @@ def predict(model: torch.nn.Module,  # classifier returning logits [B, K]
                       pd.DataFrame(p.astype(np.float64), columns=[f"p_{l}" for l in labels])], axis=1)
 
 # %% ../nbs/31_evaluate.ipynb #ff7bd132
-def save_predictions(df: pd.DataFrame,  # a `predict` table
+def save_predictions(df: pd.DataFrame,  # a `predict_table` result
                      path: str | Path,  # file to write; ".csv.gz" is appended if missing
                     ) -> Path:
     "Write a predictions table as CSV.gz (lossless floats); return the path."
@@ -113,7 +113,7 @@ def _f(v):
     "JSON-able float (NaN → None)."
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
-def summarize(pred_df: pd.DataFrame,  # a `predict` / `load_predictions` table
+def summarize_predictions(pred_df: pd.DataFrame,  # a `predict_table` / `load_predictions` table
               labels: list | None = None,  # classes to summarise (default: all p_* columns)
               n_boot: int = 1000,  # patient-bootstrap resamples (0 = no CIs)
               seed: int = 0,
@@ -137,10 +137,10 @@ def summarize(pred_df: pd.DataFrame,  # a `predict` / `load_predictions` table
     return out
 
 # %% ../nbs/31_evaluate.ipynb #4a1c6647
-def summarize_runs(summaries: list[dict],  # `summarize` outputs of runs that differ only in the seed
+def summarize_seeds(summaries: list[dict],  # `summarize_predictions` outputs of runs that differ only in the seed
                   ) -> dict:
     "Mean ± sd (and n) over runs of the mAUC and each class AUC."
-    if not summaries: raise ValueError("summarize_runs needs at least one summary")
+    if not summaries: raise ValueError("summarize_seeds needs at least one summary")
     labels = list(summaries[0]["auc"])
     val = lambda v: math.nan if v is None else v
     return {"mauc": mean_sd([val(s["mauc"]) for s in summaries]),

@@ -47,7 +47,7 @@ def roc_figure(y_true,  # [N, K] labels, or a predictions table
                              width=650, height=550, template="simple_white").update_yaxes(scaleanchor="x")
 
 # %% ../nbs/32_figures.ipynb #2d5548a0
-def auc_ci_figure(summary: dict,  # `cxrvit.evaluate.summarize` output (auc, auc_ci, mauc, mauc_ci)
+def auc_ci_figure(summary: dict,  # `cxrvit.evaluate.summarize_predictions` output (auc, auc_ci, mauc, mauc_ci)
                   paper: dict | float | None = None,  # published mAUC (0–1), or {label or "mAUC": value}
                   name: str = "this run",
                   title: str = "Per-class AUC (95% CI)",

@@ -57,11 +57,11 @@ def _ours(summary: dict, metric: str) -> tuple:
     pct = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else 100 * v
     if metric == "mAUC": ci = summary.get("mauc_ci") or [None, None]; return pct(summary.get("mauc")), pct(ci[0]), pct(ci[1])
     if metric == "accuracy":
-        if "accuracy" not in summary: raise KeyError("summary has no 'accuracy'; summarize(..., multiclass=True) for COVIDx")
+        if "accuracy" not in summary: raise KeyError("summary has no 'accuracy'; summarize_predictions(..., multiclass=True) for COVIDx")
         ci = summary.get("accuracy_ci") or [None, None]; return pct(summary["accuracy"]), pct(ci[0]), pct(ci[1])
     raise ValueError(f"unknown metric {metric!r}")
 
-def compare_to_paper(run_summary: dict,  # `cxrvit.evaluate.summarize` output of the run (0–1 scale)
+def compare_to_paper(run_summary: dict,  # `cxrvit.evaluate.summarize_predictions` output of the run (0–1 scale)
                      row: str | dict | pd.Series,  # a PAPER_RESULTS key, or one of its rows
                      task: str = "NIH ChestX-ray14",  # which task the run evaluated (used with a key)
                      protocol: str = "val-selected",  # how the run's checkpoint was chosen: "val-selected" or "max-test"

@@ -15,7 +15,8 @@ import torch
 from .core import cache_home  # the one home of generated data (also imported from here)
 from .datahome import DataHome, classifier_data, describe_data, pretrain_data, resolve_data_home
 from .engine import load_checkpoint, read_log
-from .evaluate import compare_predictions, load_predictions, predict, save_predictions, summarize
+from .evaluate import compare_predictions, load_predictions, predict_table, save_predictions
+from .evaluate import summarize_predictions
 from .evaluate import threshold_report
 from .figures import auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure, save_figure
 from .finetune import build_finetune_model, finetune, headline_metric
@@ -174,9 +175,9 @@ def evaluate_step(finetune_dir: str | Path, dataset: str = "nih", data_root=None
                                 smoke_n=SMOKE_N if smoke else None)
     multi, act = r.loss == "ce", "softmax" if r.loss == "ce" else "sigmoid"
     n_boot = min(n_boot, 200) if smoke else n_boot
-    preds = {s: predict(model, d, device=device, activation=act) for s, d in (("val", va), ("test", te))}
+    preds = {s: predict_table(model, d, device=device, activation=act) for s, d in (("val", va), ("test", te))}
     for s, df in preds.items(): save_predictions(df, run_dir / f"predictions_{s}.csv.gz")
-    summ = {s: summarize(df, n_boot=n_boot, multiclass=multi) for s, df in preds.items()}
+    summ = {s: summarize_predictions(df, n_boot=n_boot, multiclass=multi) for s, df in preds.items()}
     ev = Evaluation({}, summ, *_tables_figures(preds, summ, r, multi, run_dir))
     ev.metrics = _eval_metrics(ev, r, ck, run, run_dir, dataset, paper_key, smoke)
     write_json(run_dir / "metrics.json", ev.metrics); return ev
@@ -254,7 +255,7 @@ def report_step(runs: dict,  # label -> an evaluate step folder; the first is th
     preds = {label: _load_run(f) for label, f in runs.items()}
     main = next(iter(runs))
     split = "test" if all("test" in p for p in preds.values()) else "val"
-    summ = {label: {s: summarize(df, n_boot=n_boot) for s, df in p.items()} for label, p in preds.items()}
+    summ = {label: {s: summarize_predictions(df, n_boot=n_boot) for s, df in p.items()} for label, p in preds.items()}
     lines, comps = [], {}
     for label in list(runs)[1:]:
         line, comps[label] = _verdict(main, label, compare_predictions(preds[main][split], preds[label][split],
