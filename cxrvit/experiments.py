@@ -29,25 +29,36 @@ class Step:
     "One papermill notebook run of an experiment."
     id: str  # unique within the experiment, e.g. "pretrain", "finetune_mae"
     notebook: str  # a notebook of nbs/experiments, without .ipynb
-    params: dict = field(default_factory=dict)  # papermill parameters; may use {steps.ID}, {inputs.KEY}
-    shared_dir: str | None = None  # folder (below the runs root) when the step is shared with other experiments
-    slurm: dict | None = None  # resources for `--launcher slurm` (gpus_per_node, time…); not in the config hash
+    # papermill parameters; may use {steps.ID}, {inputs.KEY}
+    params: dict = field(default_factory=dict)
+    # folder (below the runs root) when the step is shared with other experiments
+    shared_dir: str | None = None
+    # resources for `--launcher slurm` (gpus_per_node, time…); not in the config hash
+    slurm: dict | None = None
 
+# %% ../nbs/40_experiments.ipynb #a17e263c
 @dataclass
 class Experiment:
     "A named run of the paper: steps, the published number it reproduces, and the inputs it needs from the user."
     name: str  # e.g. "table1/vit_s_xray_mae"
     title: str
     steps: list[Step]
-    paper: dict | None = None  # {"metric": "mauc", "value": 82.3, "task": "nih", "source": "README Table 1"}
-    needs: dict = field(default_factory=dict)  # KEY -> what the user must supply (a checkpoint path…)
+    # {"metric": "mauc", "value": 82.3, "task": "nih", "source": "README Table 1"}
+    paper: dict | None = None
+    # KEY -> what the user must supply (a checkpoint path…)
+    needs: dict = field(default_factory=dict)
     notes: str = ""
     seeds: list[int] | None = None  # the training steps run once per seed (see `_expand_seeds`)
-    defaults: dict = field(default_factory=dict)  # KEY -> the input used when --input KEY is not given (a name)
+    # KEY -> the input used when --input KEY is not given (a name)
+    defaults: dict = field(default_factory=dict)
 
     @property
-    def group(self) -> str: return self.name.split("/")[0]
-    def to_dict(self) -> dict:  # what identifies the runs: cluster resources (Step.slurm) are left out
+    def group(self) -> str:
+        return self.name.split("/")[0]
+
+    def to_dict(
+        self,
+    ) -> dict:  # what identifies the runs: cluster resources (Step.slurm) are left out
         d = asdict(self)
         for s in d["steps"]: s.pop("slurm", None)
         d.pop("defaults", None)  # the inputs themselves (resolved) are part of the run's hash
@@ -58,6 +69,7 @@ def registry_dir() -> Path:
     "Where the experiment YAML files live."
     return project_root() / "nbs" / "experiments" / "registry"
 
+# %% ../nbs/40_experiments.ipynb #cdaad038
 def _paper(p: dict | None, src: str) -> dict | None:
     "Fill the published value of `{key, task}` from cxrvit.paper (errors name the file)."
     if not p or "key" not in p: return p
@@ -68,8 +80,20 @@ def _paper(p: dict | None, src: str) -> dict | None:
 
 _KEYS = {"name", "title", "steps", "paper", "needs", "notes", "grid", "base", "seeds", "defaults"}
 
-SLURM_KEYS = {"partition", "account", "nodes", "gpus_per_node", "cpus_per_task", "time", "constraint", "mem",
-              "qos", "exclude", "comment"}  # the `slurm:` keys a registry step (or `--slurm KEY=VALUE`) may set
+SLURM_KEYS = {
+    "partition",
+    "account",
+    "nodes",
+    "gpus_per_node",
+    "cpus_per_task",
+    "time",
+    "constraint",
+    "mem",
+    # the `slurm:` keys a registry step (or `--slurm KEY=VALUE`) may set
+    "qos",
+    "exclude",
+    "comment",
+}
 
 def _step(s: dict, src: str) -> Step:
     "A Step from a YAML mapping; unknown keys (also inside `slurm:`) are errors naming the file."
@@ -78,27 +102,37 @@ def _step(s: dict, src: str) -> Step:
     sl = s.get("slurm")
     if sl is not None and (not isinstance(sl, dict) or set(sl) - SLURM_KEYS):
         bad = sorted(set(sl) - SLURM_KEYS) if isinstance(sl, dict) else sl
-        raise ValueError(f"{src}: step {s.get('id')!r}: slurm: {bad!r} is not one of {sorted(SLURM_KEYS)}")
+        raise ValueError(
+            f"{src}: step {s.get('id')!r}: slurm: {bad!r} is not one of {sorted(SLURM_KEYS)}"
+        )
     return Step(**s)
 
 def _defaults(d: dict, src: str) -> dict:
     "The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see cxrvit.weights)."
     df = d.get("defaults") or {}
     bad = sorted(set(df) - set(d.get("needs") or {}))
-    if bad: raise ValueError(f"{src}: defaults {bad} name no key of needs ({sorted(d.get('needs') or {})})")
+    if bad:
+        raise ValueError(
+            f"{src}: defaults {bad} name no key of needs ({sorted(d.get('needs') or {})})"
+        )
     return dict(df)
 
 def _experiment(d: dict, src: str) -> Experiment:
     "An Experiment from a YAML mapping; errors name the file and the key."
     missing = [k for k in ("name", "title", "steps") if k not in d]
-    if missing: raise ValueError(f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format")
+    if missing:
+        raise ValueError(
+            f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format"
+        )
     unknown = set(d) - _KEYS
     if unknown: raise ValueError(f"{src}: unknown key(s) {sorted(unknown)}")
     steps = [_step(s, src) for s in d["steps"]]
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids): raise ValueError(f"{src}: step ids must be unique, got {ids}")
     seeds = d.get("seeds")
-    if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)):
+    if seeds is not None and (
+        not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)
+    ):
         raise ValueError(f"{src}: seeds must be a list of integers, got {seeds!r}")
     return Experiment(d["name"], d["title"], _expand_seeds(steps, seeds) if seeds else steps,
                       _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""), seeds,
@@ -133,7 +167,8 @@ def _expand_seeds(steps: list[Step], seeds: list[int]) -> list[Step]:
         names = {i: f"{i}_seed{k}" for i in rep}
         for s in (s for s in steps if s.id in rep):
             p = _rename_refs(s.params, names)
-            if s.notebook in ("finetune", "linprobe"): p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
+            if s.notebook in ("finetune", "linprobe"):
+                p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
             out.append(Step(names[s.id], s.notebook, p, slurm=s.slurm))
     return out
 
@@ -144,15 +179,19 @@ def _grid_steps(k: str, steps: list[Step]) -> list[Step]:
     return [s for s in steps if s.id == sid or re.fullmatch(re.escape(sid) + r"_seed\d+", s.id)]
 
 def _apply(step: Step, p: str, v):
-    if p.startswith("set."): step.params["overrides"] = [*(step.params.get("overrides") or []), f"{p[4:]}={v}"]
-    else: step.params[p] = v
+    if p.startswith("set."):
+        step.params["overrides"] = [*(step.params.get("overrides") or []), f"{p[4:]}={v}"]
+    else:
+        step.params[p] = v
 
 def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
     "One experiment per combination of the grid's values; steps the grid does not change are shared with `base`."
     keys, out = list(d["grid"]), []
     for k in keys:
         if not _grid_steps(k, base.steps):
-            raise ValueError(f"{src}: grid key {k!r} names no step of {base.name} ({sorted(s.id for s in base.steps)})")
+            raise ValueError(
+                f"{src}: grid key {k!r} names no step of {base.name} ({sorted(s.id for s in base.steps)})"
+            )
     changed = _downstream(base.steps, {s.id for k in keys for s in _grid_steps(k, base.steps)})
     for vals in itertools.product(*(d["grid"][k] for k in keys)):
         setting = dict(zip(keys, vals))
@@ -163,8 +202,18 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
         for k, v in setting.items():
             for s in _grid_steps(k, steps): _apply(s, k.split(".", 1)[1], v)
         paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
-        out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
-                              d.get("notes", ""), base.seeds, base.defaults))
+        out.append(
+            Experiment(
+                f"{d['name']}/{tag}",
+                f"{d['title']} ({tag})",
+                steps,
+                paper,
+                base.needs,
+                d.get("notes", ""),
+                base.seeds,
+                base.defaults,
+            )
+        )
     return out
 
 # %% ../nbs/40_experiments.ipynb #b6820dc5
@@ -174,22 +223,30 @@ def load_registry(root: Path | str | None = None) -> dict[str, Experiment]:
     raw = {}
     for f in sorted(root.rglob("*.yaml")):
         d = yaml.safe_load(f.read_text())
-        if not isinstance(d, dict) or "name" not in d: raise ValueError(f"{f}: not an experiment (needs a 'name')")
+        if not isinstance(d, dict) or "name" not in d:
+            raise ValueError(f"{f}: not an experiment (needs a 'name')")
         raw[d["name"]] = (d, str(f))
     exps = {n: _experiment(d, src) for n, (d, src) in raw.items() if "grid" not in d}
     for n, (d, src) in raw.items():
         if "grid" not in d: continue
-        if d.get("base") not in exps: raise ValueError(f"{src}: base {d.get('base')!r} is not an experiment of the registry")
+        if d.get("base") not in exps:
+            raise ValueError(f"{src}: base {d.get('base')!r} is not an experiment of the registry")
         exps.update({e.name: e for e in _expand_grid(d, exps[d["base"]], src)})
     return dict(sorted(exps.items()))
 
 # %% ../nbs/40_experiments.ipynb #94eaca50
 def select(registry: dict[str, Experiment], pattern: str) -> list[Experiment]:
     "Experiments whose name equals `pattern`, starts with `pattern/`, or matches it as a glob."
-    hits = [e for n, e in registry.items() if n == pattern or n.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatch(n, pattern)]
+    hits = [
+        e
+        for n, e in registry.items()
+        if n == pattern or n.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatch(n, pattern)
+    ]
     if not hits:
         groups = sorted({n.rsplit("/", 1)[0] for n in registry})
-        raise KeyError(f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with `cxrvit run --list`)")
+        raise KeyError(
+            f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with `cxrvit run --list`)"
+        )
     return hits
 
 # %% ../nbs/40_experiments.ipynb #382e32ae
@@ -203,7 +260,8 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
     def sub(m):
         kind, key = m.groups()
         if kind == "steps":
-            if key not in step_dirs: raise ValueError(f"{exp.name}: {{steps.{key}}} refers to no earlier step")
+            if key not in step_dirs:
+                raise ValueError(f"{exp.name}: {{steps.{key}}} refers to no earlier step")
             return str(step_dirs[key])
         if key not in inputs:
             what = exp.needs.get(key, "a path")
@@ -218,10 +276,12 @@ def experiment_inputs(exp: Experiment, inputs: dict | None) -> dict:
     from cxrvit.weights import resolve_input
     return {k: resolve_input(v) for k, v in out.items()}
 
+# %% ../nbs/40_experiments.ipynb #2d6f1391
 def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
     "Each step's folder: run_root/NAME/ID, or its shared folder."
     return {s.id: Path(run_root) / (s.shared_dir or f"{exp.name}/{s.id}") for s in exp.steps}
 
+# %% ../nbs/40_experiments.ipynb #13e6e721
 def _sets_for(step: Step, sets: dict) -> list[str]:
     "The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this one."
     out = []
@@ -231,15 +291,31 @@ def _sets_for(step: Step, sets: dict) -> list[str]:
             out.append(f"{key}={v}")
     return out
 
-def step_params(exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None,
-                roots: dict | None = None, smoke: bool = False, sets: dict | None = None) -> dict:
+
+def step_params(
+    exp: Experiment,
+    step: Step,
+    run_root: Path,
+    data_root=None,
+    device=None,
+    inputs=None,
+    roots: dict | None = None,
+    smoke: bool = False,
+    sets: dict | None = None,
+) -> dict:
     "The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and roots, smoke)."
-    dirs = step_dirs(exp, run_root); order = list(dirs)
+    dirs = step_dirs(exp, run_root)
+    order = list(dirs)
     before = {k: v for k, v in dirs.items() if order.index(k) < order.index(step.id)}
     p = _resolve(step.params, before, inputs or {}, exp)
-    if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
-    out = {**p, "run_dir": str(dirs[step.id]), "data_root": None if data_root is None else str(data_root),
-           "device": device}
+    if sets and "recipe" in p:
+        p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
+    out = {
+        **p,
+        "run_dir": str(dirs[step.id]),
+        "data_root": None if data_root is None else str(data_root),
+        "device": device,
+    }
     if roots: out["roots"] = {k: str(v) for k, v in roots.items()}
     if smoke: out["smoke"] = True
     return out
@@ -251,6 +327,7 @@ def step_datasets(step: Step, params: dict) -> list[str]:
     if step.notebook in ("finetune", "linprobe", "evaluate"): return [params.get("dataset", "nih")]
     return []
 
+# %% ../nbs/40_experiments.ipynb #a179dd3c
 def _synthetic_ok(exp: Experiment) -> bool:
     "True for experiments made to run on synthetic data (every data step sets synth_n, as the demo)."
     data = [s for s in exp.steps if s.notebook in ("pretrain", "finetune", "linprobe", "evaluate")]
@@ -278,6 +355,7 @@ def experiments_dir() -> Path:
     "Folder of the parameterised experiment notebooks."
     return project_root() / "nbs" / "experiments"
 
+# %% ../nbs/40_experiments.ipynb #897e7fb5
 def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=None) -> str:
     return config_hash({"exp": exp.to_dict(), "data_root": str(data_root), "inputs": inputs or {},
                         **({"roots": {k: str(v) for k, v in roots.items()}} if roots else {}),
@@ -285,7 +363,8 @@ def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=
 
 def step_hash(s: Step, params: dict) -> str:
     "The config hash in a step's done.json: its notebook and parameters (the folder is one), not its id or resources."
-    return config_hash({"notebook": s.notebook, "params": params})  # the same work in a shared folder hashes alike
+    # the same work in a shared folder hashes alike
+    return config_hash({"notebook": s.notebook, "params": params})
 
 def _done(path: Path, h: str) -> bool:
     try: return json.loads(path.read_text()).get("config_hash") == h
@@ -293,19 +372,28 @@ def _done(path: Path, h: str) -> bool:
 
 # %% ../nbs/40_experiments.ipynb #fc329637
 def _fmt_s(s: float) -> str:
-    s = int(max(s, 0)); return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+    s = int(max(s, 0))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 def progress_line(rec: dict, epochs: int | None, epoch_s: list[float]) -> str | None:
     "One console line for a log record (step, epoch or eval), with the time left from the epoch times so far."
-    e = rec.get("epoch", 0); tot = f"/{epochs}" if epochs else ""
+    e = rec.get("epoch", 0)
+    tot = f"/{epochs}" if epochs else ""
     if rec.get("kind") == "step":
         return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s"
     if rec.get("kind") == "epoch":
-        left = f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left" if epochs and epoch_s else ""
+        left = (
+            f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left" if epochs and epoch_s else ""
+        )
         return f"epoch {e + 1}{tot} done · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s{left}"
     if rec.get("kind") == "eval":
-        vals = " · ".join(f"{k} {v:.4f}" for k, v in rec.items() if k.endswith(("/mauc", "/accuracy")) and
-                          isinstance(v, (int, float)) and not k.startswith("max_"))
+        vals = " · ".join(
+            f"{k} {v:.4f}"
+            for k, v in rec.items()
+            if k.endswith(("/mauc", "/accuracy"))
+            and isinstance(v, (int, float))
+            and not k.startswith("max_")
+        )
         return f"evaluation after epoch {e + 1}: {vals}"
     return None
 
@@ -314,13 +402,22 @@ class LogFollower(threading.Thread):
     "Print a step's progress from its log.jsonl while it runs (a daemon thread; `stop()` ends it)."
     def __init__(self, run_dir: Path, label: str, log=print, every: float = 10.0):
         super().__init__(daemon=True)
-        self.dir, self.label, self.log, self.every, self._stop_ev = Path(run_dir), label, log, every, threading.Event()
+        self.dir, self.label, self.log, self.every, self._stop_ev = (
+            Path(run_dir),
+            label,
+            log,
+            every,
+            threading.Event(),
+        )
         self.pos, self.last, self.epoch_s = 0, 0.0, []
 
     def poll(self):
         f = self.dir / "log.jsonl"
         if not f.exists(): return
-        with open(f) as fh: fh.seek(self.pos); chunk = fh.read(); self.pos = fh.tell()
+        with open(f) as fh:
+            fh.seek(self.pos)
+            chunk = fh.read()
+            self.pos = fh.tell()
         for line in chunk.splitlines():
             try: rec = json.loads(line)
             except ValueError: continue
@@ -330,7 +427,9 @@ class LogFollower(threading.Thread):
         if rec.get("kind") == "epoch" and rec.get("time_s"): self.epoch_s.append(rec["time_s"])
         if rec.get("kind") == "step" and time.monotonic() - self.last < self.every: return
         text = progress_line(rec, self._epochs(), self.epoch_s)
-        if text: self.log(f"    {self.label}: {text}"); self.last = time.monotonic()
+        if text:
+            self.log(f"    {self.label}: {text}")
+            self.last = time.monotonic()
 
     def _epochs(self):
         try: return json.loads((self.dir / "config.json").read_text()).get("epochs")
@@ -340,7 +439,9 @@ class LogFollower(threading.Thread):
         while not self._stop_ev.wait(1.0): self.poll()
         self.poll()
 
-    def stop(self): self._stop_ev.set(); self.join(timeout=5)
+    def stop(self):
+        self._stop_ev.set()
+        self.join(timeout=5)
 
 # %% ../nbs/40_experiments.ipynb #d44f1548
 def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
@@ -351,6 +452,7 @@ def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
+# %% ../nbs/40_experiments.ipynb #b2d30400
 _RUN_WIDE = ("data_root", "device", "roots", "smoke")  # passed only to notebooks that declare them
 
 def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False,
@@ -371,6 +473,7 @@ def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", pro
         if follow: follow.stop()
     if nb.stem == "report": export_html(out_dir / nb.name, out_dir / "report.html")
 
+# %% ../nbs/40_experiments.ipynb #4c7c0e37
 def error_message(e: BaseException) -> str:
     "The failing cell's error as one line: papermill's ename: evalue, else the exception's own text."
     if hasattr(e, "ename") and hasattr(e, "evalue"): return f"{e.ename}: {e.evalue}"
@@ -409,7 +512,8 @@ def run_experiment(exp: Experiment,
     try:
         params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke, sets) for s in exp.steps}
         if check: check_experiment(exp, params, data_root, roots, smoke)
-    except (ValueError, KeyError, FileNotFoundError) as e:  # this experiment cannot run; the batch goes on
+    # this experiment cannot run; the batch goes on
+    except (ValueError, KeyError, FileNotFoundError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         log(f"FAILED {exp.name}: {msg}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
     dirs = step_dirs(exp, runs_root)
@@ -436,9 +540,11 @@ def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per
     from cxrvit.metrics import _boot_mauc, _pct_ci, bootstrap_aucs, bootstrap_counts, patient_codes
     reps = []
     for t in tables:
-        t = t.sort_values("image", kind="stable").reset_index(drop=True)  # the same image order for every seed
+        # the same image order for every seed
+        t = t.sort_values("image", kind="stable").reset_index(drop=True)
         _, y, p, pid = pred_arrays(t)
-        codes, P = patient_codes(pid, len(y)); cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
+        codes, P = patient_codes(pid, len(y))
+        cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
         if metric == "accuracy":
             ok = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
             reps.append((cnt @ np.bincount(codes, ok, P)) / (cnt @ np.bincount(codes, minlength=P)))
@@ -448,6 +554,7 @@ def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per
     lo, hi = _pct_ci(np.mean(reps, 0), level)
     return float(lo), float(hi)
 
+# %% ../nbs/40_experiments.ipynb #f562784b
 def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
     "Per-seed headline values, mean ± sd and the pooled CI of a multi-seed experiment."
     from cxrvit.metrics import mean_sd
@@ -455,11 +562,23 @@ def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
     ms = [json.loads((dirs[s.id] / "metrics.json").read_text()) for s in evals]
     metric = ms[0].get("metric", "mauc")
     vals = {m.get("seed", i): m["test"][metric] for i, m in enumerate(ms)}
-    lo, hi = pooled_seed_ci([load_predictions(dirs[s.id] / "predictions_test.csv.gz") for s in evals], metric)
-    return {"metric": metric, "seeds": vals, "test": {metric: mean_sd(list(vals.values()))["mean"],
-            f"{metric}_sd": mean_sd(list(vals.values()))["sd"], f"{metric}_ci": [lo, hi], "pooled_ci": True},
-            "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]}, "dataset": ms[0].get("dataset")}
+    lo, hi = pooled_seed_ci(
+        [load_predictions(dirs[s.id] / "predictions_test.csv.gz") for s in evals], metric
+    )
+    return {
+        "metric": metric,
+        "seeds": vals,
+        "test": {
+            metric: mean_sd(list(vals.values()))["mean"],
+            f"{metric}_sd": mean_sd(list(vals.values()))["sd"],
+            f"{metric}_ci": [lo, hi],
+            "pooled_ci": True,
+        },
+        "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]},
+        "dataset": ms[0].get("dataset"),
+    }
 
+# %% ../nbs/40_experiments.ipynb #87694723
 def experiment_metrics(exp: Experiment, dirs: dict) -> dict | None:
     "The experiment's metrics: its last step's, or the seed summary when it ran several seeds."
     evals = [s for s in exp.steps if s.notebook == "evaluate"]
@@ -475,33 +594,55 @@ def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
         log(f"[{i + 1}/{len(exps)}] {e.name}: {e.title}")
         rows.append(run_experiment(e, log=log, **kw))
     df = pd.DataFrame(rows)
-    log(f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, {(df.status == 'failed').sum()} failed")
+    log(
+        f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, {(df.status == 'failed').sum()} failed"
+    )
     return df
 
 # %% ../nbs/40_experiments.ipynb #4223bd3d
-DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}  # images per split of the demo on a real tree (= synthetic)
+# images per split of the demo on a real tree (= synthetic)
+DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}
 
+# %% ../nbs/40_experiments.ipynb #3058bc5f
 def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=print) -> Path:
     "A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the synthetic demo."
     from cxrvit.cache import build_cache, is_cache
     from cxrvit.data import nih_table
     from cxrvit.datahome import patient_prefix
     from cxrvit.steps import cache_home
-    home = resolve_data_home(data_root); home.require(["nih"], "the demo")
+    home = resolve_data_home(data_root)
+    home.require(["nih"], "the demo")
     nih = home.roots["nih"]
-    if is_cache(nih): raise ValueError(f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
-                                       "(the demo builds its own small cache from it)")
-    out = cache_home() / f"demo_nih_{config_hash({'root': str(Path(nih).resolve()), 'n': DEMO_SPLITS, 'size': size, 'seed': seed})}"
-    if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"): return out
-    lists = out.parent / (out.name + "_lists"); lists.mkdir(parents=True, exist_ok=True)
+    if is_cache(nih):
+        raise ValueError(
+            f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
+            "(the demo builds its own small cache from it)"
+        )
+    out = (
+        cache_home()
+        / f"demo_nih_{config_hash({'root': str(Path(nih).resolve()), 'n': DEMO_SPLITS, 'size': size, 'seed': seed})}"
+    )
+    if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"):
+        return out
+    lists = out.parent / (out.name + "_lists")
+    lists.mkdir(parents=True, exist_ok=True)
     for s, n in DEMO_SPLITS.items():
         t = nih_table(nih, s)
         t = t.iloc[patient_prefix(t, n, seed, 4)]
-        lines = [f"{r.image} " + " ".join(str(int(v)) for v in r[2:16]) for r in t.itertuples(index=False)]
+        lines = [
+            f"{r.image} " + " ".join(str(int(v)) for v in r[2:16])
+            for r in t.itertuples(index=False)
+        ]
         (lists / f"{s}_official.txt").write_text("\n".join(lines) + "\n")
     log(f"demo: caching {sum(DEMO_SPLITS.values())} images of {nih} at {size}² in {out}")
-    return build_cache("nih", nih, out, size=size, split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS},
-                       progress=False)
+    return build_cache(
+        "nih",
+        nih,
+        out,
+        size=size,
+        split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS},
+        progress=False,
+    )
 
 # %% ../nbs/40_experiments.ipynb #d2972822
 def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
@@ -513,11 +654,16 @@ def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     return gone
 
-def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
-             out: Path | str | None = None,  # runs folder; default runs/ in the project
-             device: str | None = None,
-             reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
-             log=print) -> int:
+# %% ../nbs/40_experiments.ipynb #28e4708a
+def run_demo(
+    data_root: (
+        str | None
+    ) = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
+    out: Path | str | None = None,  # runs folder; default runs/ in the project
+    device: str | None = None,
+    reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
+    log=print,
+) -> int:
     "Run the demo experiment end to end; print where its report is and the test mAUC; return an exit code."
     import shutil
     runs_root = Path(out) if out else project_root() / "runs"
@@ -527,16 +673,27 @@ def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with n
     root = demo_data_root(data_root, log=log) if data_root else None
     res = run_experiment(exp, runs_root, data_root=root, device=device, progress=True, log=log)
     if res["status"] == "failed":
-        log(f"demo failed: {res.get('error')}"); return 1
+        log(f"demo failed: {res.get('error')}")
+        return 1
     shutil.copy(d / "report" / "report.html", d / "report.html")
     m = json.loads((d / "metrics.json").read_text())
     c = next(iter(m.get("comparisons", {}).values()), None)
-    log(f"\ndemo finished in {time.time() - t0:.0f}s" + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else ""))
-    log(f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})")
+    log(
+        f"\ndemo finished in {time.time() - t0:.0f}s"
+        + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else "")
+    )
+    log(
+        f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})"
+    )
     if c:
-        said = {"clearly better": "MAE pre-training helped", "clearly worse": "MAE pre-training hurt"}.get(c["verdict"], "no clear difference")
-        log(f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
-            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient bootstrap): {said}")
+        said = {
+            "clearly better": "MAE pre-training helped",
+            "clearly worse": "MAE pre-training hurt",
+        }.get(c["verdict"], "no clear difference")
+        log(
+            f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
+            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient bootstrap): {said}"
+        )
     log(f"report: {d / 'report.html'}\nmetrics: {d / 'metrics.json'}")
     return 0
 
@@ -549,6 +706,7 @@ def status(exp: Experiment, runs_root: Path) -> str:
     if any((dirs[s.id] / "done.json").exists() for s in exp.steps): return "partial"
     return "pending"
 
+# %% ../nbs/40_experiments.ipynb #551dbb3a
 def _recipe_cols(p: dict, smoke: bool) -> dict:
     if "recipe" not in p: return {"recipe": "", "epochs": None, "batch": None}
     from cxrvit.steps import step_recipe
@@ -650,7 +808,14 @@ def results_figure(df: pd.DataFrame):
                arrayminus=(num("ours") - num("ci_lo")).tolist())
     label = df.experiment + " (" + df.metric + ")"
     fig.add_bar(y=label, x=num("ours"), orientation="h", name="ours (val-selected)", error_x=err)
-    fig.add_scatter(y=label, x=num("paper"), mode="markers", marker_symbol="diamond", marker_size=10, name="paper")
+    fig.add_scatter(
+        y=label,
+        x=num("paper"),
+        mode="markers",
+        marker_symbol="diamond",
+        marker_size=10,
+        name="paper",
+    )
     fig.update_layout(xaxis_title="mAUC or accuracy (%)", height=120 + 28 * len(df),
                       margin=dict(l=10, r=10, t=30, b=10), title="cxrvit vs the published numbers")
     return fig

@@ -22,8 +22,13 @@ __all__ = ['roc_figure', 'auc_ci_figure', 'reliability_figure', 'reconstruction_
 def _arrays(y_true, y_score=None, labels=None):
     "(y [N,K], p [N,K], labels) from arrays or from a predictions table (p_<label>/y_<label> columns)."
     if isinstance(y_true, pd.DataFrame):
-        df = y_true; labels = labels or [c[2:] for c in df.columns if c.startswith("p_")]
-        return df[[f"y_{l}" for l in labels]].to_numpy(float), df[[f"p_{l}" for l in labels]].to_numpy(float), list(labels)
+        df = y_true
+        labels = labels or [c[2:] for c in df.columns if c.startswith("p_")]
+        return (
+            df[[f"y_{l}" for l in labels]].to_numpy(float),
+            df[[f"p_{l}" for l in labels]].to_numpy(float),
+            list(labels),
+        )
     y, p, _, names = _prepare(y_true, y_score, None, labels)
     return y, p, names
 
@@ -42,28 +47,49 @@ def roc_figure(y_true,  # [N, K] labels, or a predictions table
         fpr, tpr, _ = roc_curve(y[ok, k], p[ok, k])
         auc = per_class_auc(y[ok, k], p[ok, k])[0]
         fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{nm} ({auc:.3f})")
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance", showlegend=False)
-    return fig.update_layout(title=title, xaxis_title="1 − specificity (FPR)", yaxis_title="sensitivity (TPR)",
-                             width=650, height=550, template="simple_white").update_yaxes(scaleanchor="x")
+    fig.add_scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        line=dict(dash="dot", color="grey"),
+        name="chance",
+        showlegend=False,
+    )
+    return fig.update_layout(
+        title=title,
+        xaxis_title="1 − specificity (FPR)",
+        yaxis_title="sensitivity (TPR)",
+        width=650,
+        height=550,
+        template="simple_white",
+    ).update_yaxes(scaleanchor="x")
 
 # %% ../nbs/32_figures.ipynb #2d5548a0
-def auc_ci_figure(summary: dict,  # `cxrvit.evaluate.summarize_predictions` output (auc, auc_ci, mauc, mauc_ci)
-                  paper: dict | float | None = None,  # published mAUC (0–1), or {label or "mAUC": value}
-                  name: str = "this run",
-                  title: str = "Per-class AUC (95% CI)",
-                 ) -> go.Figure:
+def auc_ci_figure(
+    summary: dict,  # `cxrvit.evaluate.summarize_predictions` output (auc, auc_ci, mauc, mauc_ci)
+    paper: dict | float | None = None,  # published mAUC (0–1), or {label or "mAUC": value}
+    name: str = "this run",
+    title: str = "Per-class AUC (95% CI)",
+) -> go.Figure:
     "Dot-and-whisker AUC per class and for the mAUC; published values as diamonds."
     labels = list(summary["auc"]) + ["mAUC"]
     val = [summary["auc"][l] for l in labels[:-1]] + [summary["mauc"]]
     ci = [summary["auc_ci"][l] for l in labels[:-1]] + [summary["mauc_ci"]]
     f = lambda v: np.nan if v is None else v
-    lo = [f(v) - f(c[0]) for v, c in zip(val, ci)]; hi = [f(c[1]) - f(v) for v, c in zip(val, ci)]
+    lo = [f(v) - f(c[0]) for v, c in zip(val, ci)]
+    hi = [f(c[1]) - f(v) for v, c in zip(val, ci)]
     fig = go.Figure(go.Scatter(x=[f(v) for v in val], y=labels, mode="markers", name=name,
                                error_x=dict(type="data", array=hi, arrayminus=lo)))
     if paper is not None:
         paper = {"mAUC": paper} if not isinstance(paper, dict) else paper
         ks = [l for l in labels if l in paper]
-        fig.add_scatter(x=[paper[l] for l in ks], y=ks, mode="markers", name="paper", marker=dict(symbol="diamond", size=10))
+        fig.add_scatter(
+            x=[paper[l] for l in ks],
+            y=ks,
+            mode="markers",
+            name="paper",
+            marker=dict(symbol="diamond", size=10),
+        )
     return fig.update_layout(title=title, xaxis_title="ROC AUC", template="simple_white", width=650,
                              height=120 + 28 * len(labels)).update_yaxes(autorange="reversed")
 
@@ -76,15 +102,33 @@ def reliability_figure(y_true,  # [N, K] labels (or a predictions table)
                       ) -> go.Figure:
     "Observed positive rate against mean predicted probability per bin (marker size ∝ count)."
     y, p, names = _arrays(y_true, y_prob, labels)
-    curves = [(nm, y[:, k], p[:, k]) for k, nm in enumerate(names)] if per_class else [("all classes", y, p)]
+    curves = (
+        [(nm, y[:, k], p[:, k]) for k, nm in enumerate(names)]
+        if per_class
+        else [("all classes", y, p)]
+    )
     fig = go.Figure()
     for nm, yy, pp in curves:
         r = reliability_curve(yy, pp, n_bins)
-        fig.add_scatter(x=r["mean_prob"], y=r["frac_pos"], mode="lines+markers", name=nm,
-                        marker=dict(size=4 + 12 * np.sqrt(r["count"] / r["count"].max())), text=r["count"])
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False)
-    return fig.update_layout(title="Reliability", xaxis_title="mean predicted probability", yaxis_title="observed frequency",
-                             template="simple_white", width=550, height=500)
+        fig.add_scatter(
+            x=r["mean_prob"],
+            y=r["frac_pos"],
+            mode="lines+markers",
+            name=nm,
+            marker=dict(size=4 + 12 * np.sqrt(r["count"] / r["count"].max())),
+            text=r["count"],
+        )
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False
+    )
+    return fig.update_layout(
+        title="Reliability",
+        xaxis_title="mean predicted probability",
+        yaxis_title="observed frequency",
+        template="simple_white",
+        width=550,
+        height=500,
+    )
 
 # %% ../nbs/32_figures.ipynb #8b398037
 def _to_hw(a: np.ndarray) -> np.ndarray:
@@ -93,7 +137,9 @@ def _to_hw(a: np.ndarray) -> np.ndarray:
     if a.ndim == 3: return a
     if a.ndim == 4 and a.shape[1] == 1: return a[:, 0]
     if a.ndim == 4 and a.shape[1] == 3: return np.moveaxis(a, 1, -1)  # [N, H, W, 3]
-    raise ValueError(f"images must be [N, H, W] or [N, C, H, W] with C in (1, 3); got shape {a.shape}")
+    raise ValueError(
+        f"images must be [N, H, W] or [N, C, H, W] with C in (1, 3); got shape {a.shape}"
+    )
 
 def _img_trace(a: np.ndarray, lo: float, hi: float):
     "Heatmap (grey) or Image (RGB) trace of one image scaled to [lo, hi]."
@@ -107,21 +153,27 @@ def reconstruction_grid(original, masked, reconstruction,  # each [N, H, W] or [
                        ) -> go.Figure:
     "Grid of n rows × 3 columns (original | masked | reconstruction)."
     ims = [_to_hw(a) for a in (original, masked, reconstruction)]
-    if len({a.shape for a in ims}) != 1: raise ValueError(f"the three arrays differ in shape: {[a.shape for a in ims]}")
+    if len({a.shape for a in ims}) != 1:
+        raise ValueError(f"the three arrays differ in shape: {[a.shape for a in ims]}")
     n = min(n or len(ims[0]), len(ims[0]))
-    fig = make_subplots(rows=n, cols=3, column_titles=list(titles), horizontal_spacing=0.01, vertical_spacing=0.01)
+    fig = make_subplots(
+        rows=n, cols=3, column_titles=list(titles), horizontal_spacing=0.01, vertical_spacing=0.01
+    )
     for i in range(n):
         lo, hi = ims[0][i].min(), ims[0][i].max()
         for j in range(3): fig.add_trace(_img_trace(ims[j][i], lo, hi), row=i + 1, col=j + 1)
     fig.update_xaxes(visible=False).update_yaxes(visible=False, scaleanchor="x")
-    return fig.update_layout(width=600, height=40 + 200 * n, margin=dict(l=5, r=5, t=30, b=5), template="simple_white")
+    return fig.update_layout(
+        width=600, height=40 + 200 * n, margin=dict(l=5, r=5, t=30, b=5), template="simple_white"
+    )
 
 # %% ../nbs/32_figures.ipynb #cb36cffc
-def attention_overlay(images,  # [N, H, W] or [N, C, H, W] (or one image [H, W])
-                      attn,  # [N, h, w] maps on the patch grid (or one [h, w]); H, W multiples of h, w
-                      opacity: float = 0.5,
-                      titles: list | None = None,
-                     ) -> go.Figure:
+def attention_overlay(
+    images,  # [N, H, W] or [N, C, H, W] (or one image [H, W])
+    attn,  # [N, h, w] maps on the patch grid (or one [h, w]); H, W multiples of h, w
+    opacity: float = 0.5,
+    titles: list | None = None,
+) -> go.Figure:
     "Row of images with their attention maps overlaid (2 traces per image)."
     images, attn = np.asarray(images, float), np.asarray(attn, float)
     if attn.ndim == 2: images, attn = images[None], attn[None]
@@ -129,27 +181,45 @@ def attention_overlay(images,  # [N, H, W] or [N, C, H, W] (or one image [H, W])
     if ims.ndim == 4: ims = ims.mean(-1)  # grey underlay
     N, H, W = ims.shape
     if attn.shape[0] != N or H % attn.shape[1] or W % attn.shape[2]:
-        raise ValueError(f"attn {attn.shape} must be [N, h, w] with N = {N} and h, w dividing {H}×{W}")
+        raise ValueError(
+            f"attn {attn.shape} must be [N, h, w] with N = {N} and h, w dividing {H}×{W}"
+        )
     fig = make_subplots(rows=1, cols=N, subplot_titles=titles, horizontal_spacing=0.01)
     for i in range(N):
         a = np.kron(attn[i], np.ones((H // attn.shape[1], W // attn.shape[2])))  # [H, W]
         fig.add_trace(_img_trace(ims[i], ims[i].min(), ims[i].max()), row=1, col=i + 1)
-        fig.add_trace(go.Heatmap(z=a[::-1], colorscale="Jet", opacity=opacity, showscale=False), row=1, col=i + 1)
+        fig.add_trace(
+            go.Heatmap(z=a[::-1], colorscale="Jet", opacity=opacity, showscale=False),
+            row=1,
+            col=i + 1,
+        )
     fig.update_xaxes(visible=False).update_yaxes(visible=False, scaleanchor="x")
-    return fig.update_layout(width=220 * N, height=260, margin=dict(l=5, r=5, t=30, b=5), template="simple_white")
+    return fig.update_layout(
+        width=220 * N, height=260, margin=dict(l=5, r=5, t=30, b=5), template="simple_white"
+    )
 
 # %% ../nbs/32_figures.ipynb #32a34f45
-def save_figure(fig: go.Figure,  # the figure
-                path: str | Path,  # file stem or name; ".html" / ".png" are set here
-                png: bool = True,  # also try a static PNG
-                include_plotlyjs: str | bool = "directory",  # "directory": one plotly.min.js beside the HTML; True: embed; "cdn": online
-               ) -> dict:
+def save_figure(
+    fig: go.Figure,  # the figure
+    path: str | Path,  # file stem or name; ".html" / ".png" are set here
+    png: bool = True,  # also try a static PNG
+    include_plotlyjs: (
+        str | bool
+    ) = "directory",  # "directory": one plotly.min.js beside the HTML; True: embed; "cdn": online
+) -> dict:
     "Write `path`.html (and `path`.png when possible); return {'html': Path, 'png': Path | None}."
-    path = Path(path); stem = path.with_suffix("") if path.suffix in (".html", ".png") else path
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".html", ".png") else path
     stem.parent.mkdir(parents=True, exist_ok=True)
-    html = stem.with_name(stem.name + ".html"); fig.write_html(html, include_plotlyjs=include_plotlyjs)
+    html = stem.with_name(stem.name + ".html")
+    fig.write_html(html, include_plotlyjs=include_plotlyjs)
     out = {"html": html, "png": None}
     if png:
-        try: fig.write_image(stem.with_name(stem.name + ".png")); out["png"] = stem.with_name(stem.name + ".png")
-        except Exception as e: print(f"PNG skipped for {stem.name}: {type(e).__name__}: {str(e).strip().splitlines()[0][:160]}")
+        try:
+            fig.write_image(stem.with_name(stem.name + ".png"))
+            out["png"] = stem.with_name(stem.name + ".png")
+        except Exception as e:
+            print(
+                f"PNG skipped for {stem.name}: {type(e).__name__}: {str(e).strip().splitlines()[0][:160]}"
+            )
     return out
