@@ -54,11 +54,11 @@ class Experiment:
 
     @property
     def group(self) -> str:
+        "The registry group: the name's first part (`table1`, `ablations`, …)."
         return self.name.split("/")[0]
 
-    def to_dict(
-        self,
-    ) -> dict:  # what identifies the runs: cluster resources (Step.slurm) are left out
+    def to_dict(self) -> dict:
+        "What identifies the runs (hashed): cluster resources (Step.slurm) and defaults are left out."
         d = asdict(self)
         for s in d["steps"]: s.pop("slurm", None)
         d.pop("defaults", None)  # the inputs themselves (resolved) are part of the run's hash
@@ -402,16 +402,12 @@ class LogFollower(threading.Thread):
     "Print a step's progress from its log.jsonl while it runs (a daemon thread; `stop()` ends it)."
     def __init__(self, run_dir: Path, label: str, log=print, every: float = 10.0):
         super().__init__(daemon=True)
-        self.dir, self.label, self.log, self.every, self._stop_ev = (
-            Path(run_dir),
-            label,
-            log,
-            every,
-            threading.Event(),
-        )
+        self.dir, self.label, self.log, self.every = Path(run_dir), label, log, every
+        self._stop_ev = threading.Event()
         self.pos, self.last, self.epoch_s = 0, 0.0, []
 
     def poll(self):
+        "Show the records appended to log.jsonl since the last poll."
         f = self.dir / "log.jsonl"
         if not f.exists(): return
         with open(f) as fh:
@@ -424,6 +420,7 @@ class LogFollower(threading.Thread):
             self.show(rec)
 
     def show(self, rec: dict):
+        "Log one record as a progress line (step lines at most every `every` seconds)."
         if rec.get("kind") == "epoch" and rec.get("time_s"): self.epoch_s.append(rec["time_s"])
         if rec.get("kind") == "step" and time.monotonic() - self.last < self.every: return
         text = progress_line(rec, self._epochs(), self.epoch_s)
@@ -440,6 +437,7 @@ class LogFollower(threading.Thread):
         self.poll()
 
     def stop(self):
+        "End the thread after a last poll (waits up to 5 s)."
         self._stop_ev.set()
         self.join(timeout=5)
 

@@ -147,7 +147,9 @@ class PredictResult:
     heatmaps: dict = field(default_factory=dict)
     seconds: float = 0.0  # model time (decode + forward), excluding heat maps and writing
     @property
-    def failed(self) -> pd.DataFrame: return self.table[self.table.status != "ok"]
+    def failed(self) -> pd.DataFrame:
+        "The rows of the inputs that could not be read (status other than 'ok')."
+        return self.table[self.table.status != "ok"]
 
 # %% ../nbs/35_predict.ipynb #cf09f4bf
 def _decode(path: Path, tf) -> tuple[torch.Tensor | None, str]:

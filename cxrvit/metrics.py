@@ -76,10 +76,10 @@ def _warn_nan(names: list[str], aucs: np.ndarray, what: str = "AUC"):
 def per_class_auc(
     y_true,  # [N, K] (or [N]) 0/1 labels; NaN = ignored
     y_score,  # [N, K] scores (probabilities or logits; only the order matters)
-    mask=None,  # optional bool [N, K]; True = use the entry (e.g. CheXpert's ignored labels are False)
+    mask=None,  # optional bool [N, K]; True = use the entry (CheXpert's ignored labels: False)
     labels=None,  # optional K class names, used in warnings
 ) -> np.ndarray:
-    "ROC AUC of each column, as sklearn's `roc_auc_score`; NaN (with a warning naming it) when undefined."
+    "ROC AUC of each column, as sklearn's `roc_auc_score`; NaN (with a warning) when undefined."
     y, s, use, names = _prepare(y_true, y_score, mask, labels)
     aucs = np.array([_auc_1d(s[use[:, k] & (y[:, k] == 1), k], s[use[:, k] & (y[:, k] == 0), k])
                      for k in range(y.shape[1])])
@@ -114,11 +114,10 @@ def bootstrap_counts(n_patients: int,  # P, the number of clusters
                      n_boot: int = 1000,  # B, the number of resamples
                      seed: int = 0,  # seed of the numpy Generator
                     ) -> np.ndarray:
-    "[B, P] int32 counts: how often each patient is drawn in each resample (P draws with replacement)."
+    "[B, P] int32: how often each patient is drawn in each resample (P draws with replacement)."
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot).astype(
-        np.int32
-    )
+    draws = rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot)
+    return draws.astype(np.int32)  # [B, P]
 
 # %% ../nbs/19_metrics.ipynb #b799e040
 def _weighted_auc_class(
@@ -192,7 +191,9 @@ class AUCResult:
     level: float = 0.95
 
     @property
-    def nan_classes(self) -> list: return [l for l, a in zip(self.labels, self.auc) if np.isnan(a)]
+    def nan_classes(self) -> list:
+        "Classes whose AUC is undefined (no positive or no negative label)."
+        return [l for l, a in zip(self.labels, self.auc) if np.isnan(a)]
 
     def table(self) -> pd.DataFrame:
         "One row per class: auc, ci_lo, ci_hi."
@@ -297,7 +298,7 @@ def paired_bootstrap(y_true, score_a, score_b,  # [N, K] labels and the two mode
                      mask=None, labels=None,
                      n_boot: int = 1000, seed: int = 0, level: float = 0.95,
                     ) -> dict:
-    "AUC differences (a − b) per class and for the mAUC with paired patient-bootstrap CIs and p-values."
+    "AUC differences (a − b) per class and for the mAUC, paired patient-bootstrap CIs and p-values."
     aa, ab = per_class_auc(y_true, score_a, mask, labels), per_class_auc(
         y_true, score_b, mask, labels
     )
@@ -329,7 +330,8 @@ def delong_components(pos: np.ndarray,  # [m] scores of the positives
     m, n = len(pos), len(neg)
     ns, ps = np.sort(neg), np.sort(pos)
     v10 = (np.searchsorted(ns, pos, "left") + np.searchsorted(ns, pos, "right")) / (2.0 * n)
-    v01 = (2.0 * m - np.searchsorted(ps, neg, "left") - np.searchsorted(ps, neg, "right")) / (2.0 * m)
+    above = 2.0 * m - np.searchsorted(ps, neg, "left") - np.searchsorted(ps, neg, "right")
+    v01 = above / (2.0 * m)
     return v10, v01
 
 # %% ../nbs/19_metrics.ipynb #fdf41ed2
@@ -343,26 +345,35 @@ def delong_test(y_true,  # [N] 0/1 labels of one class (NaN = ignored)
     y, s, use, _ = _prepare(np.c_[yt, yt], np.c_[np.ravel(score_a), np.ravel(score_b)])
     y, use = y[:, 0], use[:, 0]
     P, N = use & (y == 1), use & (y == 0)
-    if P.sum() < 2 or N.sum() < 2: raise ValueError(f"DeLong needs ≥ 2 positives and ≥ 2 negatives; got {P.sum()} and {N.sum()}")
+    if P.sum() < 2 or N.sum() < 2:
+        raise ValueError(f"DeLong needs ≥ 2 positives and ≥ 2 negatives; "
+                         f"got {P.sum()} and {N.sum()}")
     comps = [delong_components(s[P, j], s[N, j]) for j in (0, 1)]
     V10, V01 = np.stack([c[0] for c in comps]), np.stack([c[1] for c in comps])  # [2, m], [2, n]
     cov = np.cov(V10) / P.sum() + np.cov(V01) / N.sum()  # [2, 2]
-    auc = V10.mean(1); diff = auc[0] - auc[1]
-    var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]; se = math.sqrt(max(var, 0.0))
+    auc = V10.mean(1)  # [2]
+    diff = auc[0] - auc[1]
+    var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+    se = math.sqrt(max(var, 0.0))
     z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
     q = stats.norm.ppf(0.5 + level / 2)
-    return {"auc_a": auc[0], "auc_b": auc[1], "diff": diff, "var_a": cov[0, 0], "var_b": cov[1, 1], "cov": cov[0, 1],
-            "var_diff": var, "se": se, "ci": (diff - q * se, diff + q * se), "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
+    return {"auc_a": auc[0], "auc_b": auc[1], "diff": diff, "var_a": cov[0, 0], "var_b": cov[1, 1],
+            "cov": cov[0, 1], "var_diff": var, "se": se, "ci": (diff - q * se, diff + q * se),
+            "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
 
 # %% ../nbs/19_metrics.ipynb #d9afad69
-def delong_per_class(y_true, score_a, score_b, mask=None, labels=None, level: float = 0.95) -> pd.DataFrame:
+def delong_per_class(y_true, score_a, score_b, mask=None, labels=None,
+                     level: float = 0.95) -> pd.DataFrame:
     "`delong_test` for each class (rows; NaN where a class lacks two positives and two negatives)."
-    y, sa, use, names = _prepare(y_true, score_a, mask, labels); sb = _as_2d(score_b, "score_b")
+    y, sa, use, names = _prepare(y_true, score_a, mask, labels)
+    sb = _as_2d(score_b, "score_b")
     rows = []
     for k, nm in enumerate(names):
         yk = np.where(use[:, k], y[:, k], np.nan)
         try: rows.append(delong_test(yk, sa[:, k], sb[:, k], level))
-        except ValueError as e: warnings.warn(f"{nm}: {e}"); rows.append({})
+        except ValueError as e:
+            warnings.warn(f"{nm}: {e}")
+            rows.append({})
     df = pd.DataFrame(rows, index=names)
     return df
 
@@ -453,7 +464,8 @@ def reliability_curve(y_true, y_prob,  # [N] (or [N, K], pooled) labels and prob
     y, p = y[use], p[use]
     if p.min() < 0 or p.max() > 1:
         raise ValueError(
-            f"probabilities must lie in [0, 1]; got [{p.min():.3g}, {p.max():.3g}] — apply sigmoid/softmax first"
+            f"probabilities must lie in [0, 1]; got [{p.min():.3g}, {p.max():.3g}] — "
+            "apply sigmoid/softmax first"
         )
     b = np.minimum((p * n_bins).astype(int), n_bins - 1)
     df = (
