@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .core import get_device
-from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap, delong_per_class,
-                            choose_thresholds, operating_points, multiclass_report, mean_with_ci)
+from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap,
+                            delong_per_class, choose_thresholds, operating_points,
+                            multiclass_report, mean_with_ci)
 
 # %% auto #0
 __all__ = ['predict_table', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize_predictions', 'summarize_seeds',
@@ -23,7 +24,7 @@ __all__ = ['predict_table', 'save_predictions', 'load_predictions', 'pred_arrays
 
 # %% ../nbs/31_evaluate.ipynb #9af05b34
 def _activation(dataset, activation: str) -> str:
-    "'sigmoid' or 'softmax': explicit, or from the dataset's `multiclass`/`task` attribute (default sigmoid)."
+    "'sigmoid' or 'softmax': explicit, else from the dataset's `multiclass`/`task` (or sigmoid)."
     if activation != "auto":
         if activation not in ("sigmoid", "softmax"):
             raise ValueError(f"activation must be auto/sigmoid/softmax, not {activation!r}")
@@ -38,23 +39,17 @@ def _check_ids(ids: list, table: pd.DataFrame):
     same = lambda a, b: a == b or Path(str(a)).name == Path(str(b)).name
     bad = next((i for i, (a, b) in enumerate(zip(ids, table["image"])) if not same(a, b)), None)
     if bad is not None:
-        raise ValueError(
-            f"item {bad} has image_id {ids[bad]!r} but .table row {bad} is {table['image'].iloc[bad]!r}; "
-            "the dataset's items must follow its table order"
-        )
+        row = table["image"].iloc[bad]
+        raise ValueError(f"item {bad} has image_id {ids[bad]!r} but .table row {bad} is {row!r}; "
+                         "the dataset's items must follow its table order")
 
 @torch.inference_mode()
 def _scores(model, loader, device, amp: bool, activation: str):
     "Run the model over the loader: (scores [N, K], targets [N, K], image ids)."
     P, Y, ids = [], [], []
-    for x, y, i in tqdm(
-        loader,
-        desc="predicting",
-        unit="batch",
-        leave=False,
-        file=sys.stderr,
-        disable=len(loader) < 4,
-    ):
+    bar = dict(desc="predicting", unit="batch", leave=False, file=sys.stderr,
+               disable=len(loader) < 4)
+    for x, y, i in tqdm(loader, **bar):
         with torch.autocast(device.type, enabled=amp):
             z = model(x.to(device, non_blocking=True)).float()  # [B, K]
         P.append((z.sigmoid() if activation == "sigmoid" else z.softmax(-1)).cpu())
@@ -70,9 +65,9 @@ def predict_table(
     device: str | torch.device | None = None,  # None = best available
     num_workers: int = 0,  # DataLoader workers
     amp: bool = False,  # autocast the forward pass (bf16 on CPU, fp16 on CUDA)
-    activation: str = "auto",  # "sigmoid" (multi-label), "softmax" (multi-class) or "auto" (from the dataset)
+    activation: str = "auto",  # "sigmoid" (multi-label), "softmax" (multi-class), "auto"
 ) -> pd.DataFrame:
-    "Scores of `model` on every item of `dataset`, in order: image, patient_id, y_<label>…, p_<label>…"
+    "Scores of `model` on each item of `dataset`, in order: image, patient_id, y_<label>, p_<label>"
     device = get_device(device) if not isinstance(device, torch.device) else device
     act, labels = _activation(dataset, activation), list(dataset.labels)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
@@ -129,7 +124,8 @@ def _label_cols(df: pd.DataFrame, where: str = "predictions") -> list[str]:
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
     if miss or not labels:
         raise ValueError(
-            f"{where}: needs columns image, patient_id, y_<label>, p_<label>; missing {miss or 'p_* columns'}"
+            f"{where}: needs columns image, patient_id, y_<label>, p_<label>; "
+            f"missing {miss or 'p_* columns'}"
         )
     noy = [l for l in labels if f"y_{l}" not in df.columns]
     if noy: raise ValueError(f"{where}: score columns without targets: {['y_' + l for l in noy]}")
@@ -157,7 +153,7 @@ def summarize_predictions(pred_df: pd.DataFrame,  # a `predict_table` / `load_pr
               level: float = 0.95,
               multiclass: bool = False,  # also report accuracy / sensitivity / PPV (COVIDx)
              ) -> dict:
-    "JSON-able summary: mauc, mauc_ci, auc, auc_ci, nan_classes, n_images, n_patients, ap, ece (+ multi-class)."
+    "JSON-able: mauc(_ci), auc(_ci), nan_classes, n_images, n_patients, ap, ece (+ multi-class)."
     labels, y, p, pid = pred_arrays(pred_df, labels)
     out = auc_with_ci(y, p, pid, labels=labels, n_boot=n_boot, seed=seed, level=level).to_dict()
     with warnings.catch_warnings():
