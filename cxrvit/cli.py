@@ -176,7 +176,8 @@ def cmd_verify(a):
         strict_splits=a.strict_splits,
     )
     print(
-        f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — {len(rep['errors'])} error(s), "
+        f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — "
+        f"{len(rep['errors'])} error(s), "
         f"{len(rep['warnings'])} warning(s); counts {rep['counts']}"
     )
     for e in rep["errors"][:10]: print(f"  error {e['code']}: {e['file']}: {e['message']}")
@@ -215,18 +216,22 @@ def cmd_synth(a):
 def cmd_train(a):
     "cxrvit pretrain|finetune|linprobe: one training job from a named recipe."
     from cxrvit import pretrain, finetune, linprobe
-    fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
-    kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
-              device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
+    fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli,
+          "linprobe": linprobe.run_linprobe_cli}[a.cmd]
+    kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir,
+              resume=a.resume, device=a.device, n_synthetic=a.n_synthetic,
+              roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
               allow_leakage=a.allow_leakage, save_every_minutes=a.save_every_minutes or None)
-    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus)
+    if a.cmd == "pretrain":
+        kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus)
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
     finally:
         import torch.distributed as dist
         # a clean exit under torchrun
         if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
-    if int(__import__("os").environ.get("RANK", 0)) == 0: print(json.dumps(res, indent=1, default=str))
+    if int(__import__("os").environ.get("RANK", 0)) == 0:
+        print(json.dumps(res, indent=1, default=str))
     return 0
 
 # %% ../nbs/90_cli.ipynb #2815c2d0
@@ -273,7 +278,8 @@ def cmd_compare(a):
     )
     lo, hi = c["mauc_diff_ci"]
     print(
-        f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})"
+        f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI "
+        f"{lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})"
     )
     print(c["per_class"].round(4).to_string())
     return 0
@@ -327,7 +333,8 @@ def _add_explain_eval_parser(sub):
 
 # %% ../nbs/90_cli.ipynb #ebc8af3b
 def cmd_predict(a):
-    "cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if any file failed."
+    """cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if
+    any file failed."""
     from cxrvit.infer import EXIT_SOME_FAILED, run_predict
     res = run_predict(
         a.weights,
@@ -341,7 +348,8 @@ def cmd_predict(a):
     )
     n_bad = len(res.failed)
     print(
-        f"{len(res.table) - n_bad} of {len(res.table)} images predicted; wrote {a.out}/predictions.csv, index.html"
+        f"{len(res.table) - n_bad} of {len(res.table)} images predicted; wrote "
+        f"{a.out}/predictions.csv, index.html"
         + (f"; {n_bad} failed, listed in {a.out}/failures.csv" if n_bad else "")
     )
     return EXIT_SOME_FAILED if n_bad else 0
@@ -350,7 +358,8 @@ def _add_predict_parser(sub):
     p = sub.add_parser(
         "predict",
         help="run a checkpoint on your own PNG/JPEG/DICOM files",
-        description="Exit codes: 0 all images predicted, 3 some could not be read (see failures.csv), "
+        description="Exit codes: 0 all images predicted, 3 some could not be read (see "
+                    "failures.csv), "
         "2 bad arguments.",
     )
     p.add_argument(
@@ -420,7 +429,8 @@ def _train_parser(sub, name, help):
         p.add_argument(
             "--corpus",
             choices=["nih", "xray_0.3m", "xray_0.5m"],
-            help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S corpus), xray_0.5m (+ MIMIC)",
+            help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S corpus), "
+                 "xray_0.5m (+ MIMIC)",
         )
         p.add_argument(
             "--chexpert-root", help="same as --root chexpert=PATH (and --corpus xray_0.3m)"
@@ -437,7 +447,8 @@ def parser() -> argparse.ArgumentParser:
     "The `cxrvit` argument parser with all sub-commands."
     ap = argparse.ArgumentParser(
         prog="cxrvit",
-        description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), reproducibly.",
+        description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), "
+                    "reproducibly.",
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("demo", help="the whole method end to end on the CPU, in minutes")
@@ -495,7 +506,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True)
     p.add_argument(
         "--out-dir",
-        help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or $CXRVIT_HOME/verify-data)",
+        help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or "
+             "$CXRVIT_HOME/verify-data)",
     )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
@@ -566,7 +578,8 @@ EXIT_PREEMPTED = 75
 
 # %% ../nbs/90_cli.ipynb #49e1474f
 def _is_user_error(e: BaseException) -> bool:
-    "User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU out-of-memory."
+    """User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU
+    out-of-memory."""
     from cxrvit.core import is_user_error
     if is_user_error(e): return True
     img, eng = sys.modules.get("cxrvit.images"), sys.modules.get("cxrvit.engine")
@@ -578,7 +591,8 @@ def _is_user_error(e: BaseException) -> bool:
 import errno as _errno
 _FIXES = {_errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
           _errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
-          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun with --resume auto",
+          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun "
+                        "with --resume auto",
           _errno.EACCES: "check the permissions or choose another folder",
           _errno.EROFS: "choose a writable folder"}  # what to do after a disk fault
 
@@ -587,7 +601,8 @@ def _one_line(e: BaseException) -> str:
     if isinstance(e, KeyError) and e.args: msg = str(e.args[0])
     elif isinstance(e, OSError) and e.errno in _FIXES:
         msg = (f"{e.filename}: " if e.filename else "") + f"{e.strerror or e}; {_FIXES[e.errno]}"
-    elif type(e).__name__ == "OutOfMemoryError": msg = f"out of GPU memory; lower --set batch_per_device=…"
+    elif type(e).__name__ == "OutOfMemoryError":
+        msg = f"out of GPU memory; lower --set batch_per_device=…"
     else: msg = str(e) or type(e).__name__
     return " ".join(msg.split())
 
@@ -608,14 +623,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _close_bars()
         if debug: traceback.print_exc()
-        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
+        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as e:
         _close_bars()
         if type(e).__name__ == "Preempted":
-            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr); return EXIT_PREEMPTED
+            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr)
+            return EXIT_PREEMPTED
         if not _is_user_error(e): raise  # a bug: python prints the traceback, exit 1
         if debug: traceback.print_exc()
-        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr); return EXIT_USER
+        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USER
     return int(rc or 0)
 
 # %% ../nbs/90_cli.ipynb #5077ff44

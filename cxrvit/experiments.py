@@ -39,7 +39,8 @@ class Step:
 # %% ../nbs/40_experiments.ipynb #a17e263c
 @dataclass
 class Experiment:
-    "A named run of the paper: steps, the published number it reproduces, and the inputs it needs from the user."
+    """A named run of the paper: steps, the published number it reproduces, and the inputs it needs
+    from the user."""
     name: str  # e.g. "table1/vit_s_xray_mae"
     title: str
     steps: list[Step]
@@ -58,7 +59,8 @@ class Experiment:
         return self.name.split("/")[0]
 
     def to_dict(self) -> dict:
-        "What identifies the runs (hashed): cluster resources (Step.slurm) and defaults are left out."
+        """What identifies the runs (hashed): cluster resources (Step.slurm) and defaults are left
+        out."""
         d = asdict(self)
         for s in d["steps"]: s.pop("slurm", None)
         d.pop("defaults", None)  # the inputs themselves (resolved) are part of the run's hash
@@ -108,7 +110,8 @@ def _step(s: dict, src: str) -> Step:
     return Step(**s)
 
 def _defaults(d: dict, src: str) -> dict:
-    "The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see cxrvit.weights)."
+    """The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see
+    cxrvit.weights)."""
     df = d.get("defaults") or {}
     bad = sorted(set(df) - set(d.get("needs") or {}))
     if bad:
@@ -185,12 +188,14 @@ def _apply(step: Step, p: str, v):
         step.params[p] = v
 
 def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
-    "One experiment per combination of the grid's values; steps the grid does not change are shared with `base`."
+    """One experiment per combination of the grid's values; steps the grid does not change are
+    shared with `base`."""
     keys, out = list(d["grid"]), []
     for k in keys:
         if not _grid_steps(k, base.steps):
             raise ValueError(
-                f"{src}: grid key {k!r} names no step of {base.name} ({sorted(s.id for s in base.steps)})"
+                f"{src}: grid key {k!r} names no step of {base.name} "
+                f"({sorted(s.id for s in base.steps)})"
             )
     changed = _downstream(base.steps, {s.id for k in keys for s in _grid_steps(k, base.steps)})
     for vals in itertools.product(*(d["grid"][k] for k in keys)):
@@ -245,7 +250,8 @@ def select(registry: dict[str, Experiment], pattern: str) -> list[Experiment]:
     if not hits:
         groups = sorted({n.rsplit("/", 1)[0] for n in registry})
         raise KeyError(
-            f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with `cxrvit run --list`)"
+            f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with "
+            f"`cxrvit run --list`)"
         )
     return hits
 
@@ -270,7 +276,8 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
     return _REF.sub(sub, v)
 
 def experiment_inputs(exp: Experiment, inputs: dict | None) -> dict:
-    "The inputs of `exp`: the user's, else the registry's defaults; weights names resolved to cached files."
+    """The inputs of `exp`: the user's, else the registry's defaults; weights names resolved to
+    cached files."""
     out = {**exp.defaults, **(inputs or {})}
     if not out: return {}
     from cxrvit.weights import resolve_input
@@ -283,7 +290,8 @@ def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
 
 # %% ../nbs/40_experiments.ipynb #13e6e721
 def _sets_for(step: Step, sets: dict) -> list[str]:
-    "The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this one."
+    """The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this
+    one."""
     out = []
     for k, v in sets.items():
         sid, key = k.split(".", 1) if "." in k else (None, k)
@@ -303,7 +311,8 @@ def step_params(
     smoke: bool = False,
     sets: dict | None = None,
 ) -> dict:
-    "The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and roots, smoke)."
+    """The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and
+    roots, smoke)."""
     dirs = step_dirs(exp, run_root)
     order = list(dirs)
     before = {k: v for k, v in dirs.items() if order.index(k) < order.index(step.id)}
@@ -329,17 +338,20 @@ def step_datasets(step: Step, params: dict) -> list[str]:
 
 # %% ../nbs/40_experiments.ipynb #a179dd3c
 def _synthetic_ok(exp: Experiment) -> bool:
-    "True for experiments made to run on synthetic data (every data step sets synth_n, as the demo)."
+    """True for experiments made to run on synthetic data (every data step sets synth_n, as the
+    demo)."""
     data = [s for s in exp.steps if s.notebook in ("pretrain", "finetune", "linprobe", "evaluate")]
     return bool(data) and all("synth_n" in s.params for s in data)
 
-def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None, smoke: bool = False):
+def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None,
+                     smoke: bool = False):
     "Raise a clear error when a step of `exp` could not run: missing data, bad recipe or override."
     from cxrvit.steps import step_recipe
     reads = {s.id: step_datasets(s, params[s.id]) for s in exp.steps}
-    if data_root is None and not roots and not smoke and any(reads.values()) and not _synthetic_ok(exp):
-        raise ValueError(f"{exp.name} trains on real data: pass --data-root HOME (folders nih/, chexpert/, …), "
-                         "or add --smoke to try it on a synthetic data home")
+    real = any(reads.values()) and not _synthetic_ok(exp)
+    if data_root is None and not roots and not smoke and real:
+        raise ValueError(f"{exp.name} trains on real data: pass --data-root HOME (folders nih/, "
+                         "chexpert/, …), or add --smoke to try it on a synthetic data home")
     if data_root is not None or roots:
         home = resolve_data_home(data_root, roots)
         for s in exp.steps: home.require(reads[s.id], f"{exp.name} step {s.id}")
@@ -362,7 +374,8 @@ def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=
                         **({"smoke": True} if smoke else {}), **({"sets": sets} if sets else {})})
 
 def step_hash(s: Step, params: dict) -> str:
-    "The config hash in a step's done.json: its notebook and parameters (the folder is one), not its id or resources."
+    """The config hash in a step's done.json: its notebook and parameters (the folder is one), not
+    its id or resources."""
     # the same work in a shared folder hashes alike
     return config_hash({"notebook": s.notebook, "params": params})
 
@@ -376,16 +389,18 @@ def _fmt_s(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 def progress_line(rec: dict, epochs: int | None, epoch_s: list[float]) -> str | None:
-    "One console line for a log record (step, epoch or eval), with the time left from the epoch times so far."
+    """One console line for a log record (step, epoch or eval), with the time left from the epoch
+    times so far."""
     e = rec.get("epoch", 0)
     tot = f"/{epochs}" if epochs else ""
     if rec.get("kind") == "step":
-        return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s"
+        loss, img_s = rec.get("loss", float("nan")), rec.get("img_s", 0)
+        return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {loss:.4f} · {img_s:.0f} img/s"
     if rec.get("kind") == "epoch":
-        left = (
-            f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left" if epochs and epoch_s else ""
-        )
-        return f"epoch {e + 1}{tot} done · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s{left}"
+        left = ""
+        if epochs and epoch_s: left = f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left"
+        loss, img_s = rec.get("loss", float("nan")), rec.get("img_s", 0)
+        return f"epoch {e + 1}{tot} done · loss {loss:.4f} · {img_s:.0f} img/s{left}"
     if rec.get("kind") == "eval":
         vals = " · ".join(
             f"{k} {v:.4f}"
@@ -455,7 +470,7 @@ _RUN_WIDE = ("data_root", "device", "roots", "smoke")  # passed only to notebook
 
 def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False,
              log=print, label: str = "") -> None:
-    "Execute one notebook with papermill into `out_dir` (its working directory), following its progress."
+    "Execute one notebook with papermill into `out_dir` (its working directory), showing progress."
     import papermill as pm
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "failed.json").unlink(missing_ok=True)
@@ -473,7 +488,8 @@ def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", pro
 
 # %% ../nbs/40_experiments.ipynb #4c7c0e37
 def error_message(e: BaseException) -> str:
-    "The failing cell's error as one line: papermill's ename: evalue, else the exception's own text."
+    """The failing cell's error as one line: papermill's ename: evalue, else the exception's own
+    text."""
     if hasattr(e, "ename") and hasattr(e, "evalue"): return f"{e.ename}: {e.evalue}"
     return f"{type(e).__name__}: {e}"
 
@@ -481,21 +497,27 @@ def error_message(e: BaseException) -> str:
 def _fail(exp: Experiment, sid: str, sd: Path, e: BaseException, t0: float, log) -> dict:
     msg = error_message(e)
     err = {"step": sid, "error": msg, "traceback": traceback.format_exc()}
-    sd.mkdir(parents=True, exist_ok=True); (sd / "failed.json").write_text(json.dumps(err, indent=1))
+    sd.mkdir(parents=True, exist_ok=True)
+    (sd / "failed.json").write_text(json.dumps(err, indent=1))
     log(f"FAILED {exp.name}/{sid}: {msg} (details: {sd / 'failed.json'})")
     return {"name": exp.name, "status": "failed", "seconds": time.time() - t0, "error": msg}
 
+def _not_run(exp: Experiment, msg: str, log) -> dict:
+    "An experiment that cannot start (bad inputs, data or recipe): logged; the batch goes on."
+    log(f"FAILED {exp.name}: {msg}")
+    return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
+
 def run_experiment(exp: Experiment,
                    runs_root: Path | str | None = None,  # default: runs/ in the project
-                   data_root: str | None = None,  # the data home; None = synthetic data (demo, --smoke)
+                   data_root: str | None = None,  # the data home; None = synthetic (demo, --smoke)
                    device: str | None = None,  # "cuda", "cpu"…; None = best available
                    inputs: dict | None = None,  # KEY -> path for what the experiment `needs`
-                   nb_dir: Path | str | None = None,  # where the step notebooks are; default nbs/experiments
-                   progress: bool = False,  # print the running step's progress (epochs, loss, img/s, time left)
+                   nb_dir: Path | str | None = None,  # the step notebooks; default nbs/experiments
+                   progress: bool = False,  # print progress (epochs, loss, img/s, time left)
                    log=print,
                    roots: dict | None = None,  # per-dataset roots (--root NAME=PATH)
-                   smoke: bool = False,  # tiny recipes, ≤ 2 epochs, a few hundred images; under runs/smoke/
-                   sets: dict | None = None,  # recipe overrides: {"KEY": v} for every step, {"STEP.KEY": v}
+                   smoke: bool = False,  # tiny recipes, ≤ 2 epochs, a few hundred images
+                   sets: dict | None = None,  # overrides: {"KEY": v} every step, {"STEP.KEY": v}
                    check: bool = True,  # check data, inputs and recipes before the first step
                   ) -> dict:
     "Run (or skip, or resume) one experiment; return {'name', 'status', 'seconds', 'error'?}."
@@ -503,37 +525,42 @@ def run_experiment(exp: Experiment,
     if smoke: runs_root = runs_root / "smoke"
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
     try: inputs = experiment_inputs(exp, inputs)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        log(f"FAILED {exp.name}: {e}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": str(e)}
-    h, root, t0 = _exp_hash(exp, data_root, inputs, roots, smoke, sets), runs_root / exp.name, time.time()
-    if _done(root / "metrics.json", h): log(f"skip {exp.name}: done (same config)"); return {"name": exp.name, "status": "skipped", "seconds": 0.0}
+    except (ValueError, KeyError, FileNotFoundError) as e: return _not_run(exp, str(e), log)
+    h = _exp_hash(exp, data_root, inputs, roots, smoke, sets)
+    root, t0 = runs_root / exp.name, time.time()
+    if _done(root / "metrics.json", h):
+        log(f"skip {exp.name}: done (same config)")
+        return {"name": exp.name, "status": "skipped", "seconds": 0.0}
     try:
-        params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke, sets) for s in exp.steps}
+        params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke,
+                                    sets) for s in exp.steps}
         if check: check_experiment(exp, params, data_root, roots, smoke)
-    # this experiment cannot run; the batch goes on
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        log(f"FAILED {exp.name}: {msg}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
+    except (ValueError, KeyError, FileNotFoundError) as e:  # this experiment cannot run
+        return _not_run(exp, e.args[0] if isinstance(e, KeyError) and e.args else str(e), log)
     dirs = step_dirs(exp, runs_root)
     for s in exp.steps:
         p, sd = params[s.id], dirs[s.id]
         sh = step_hash(s, p)
-        if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
+        if _done(sd / "done.json", sh):
+            log(f"  {exp.name}/{s.id}: done, skipped")
+            continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
         try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log, label=s.id)
         except Exception as e: return _fail(exp, s.id, sd, e, t0, log)
-        (sd / "done.json").write_text(json.dumps({"config_hash": sh, "params": p}, indent=1, default=str))
+        done = {"config_hash": sh, "params": p}
+        (sd / "done.json").write_text(json.dumps(done, indent=1, default=str))
     m = experiment_metrics(exp, dirs)
     if m is not None:
         m.update(config_hash=h, experiment=exp.to_dict(), env=env_info(), smoke=smoke)
-        (root).mkdir(parents=True, exist_ok=True); (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
     return {"name": exp.name, "status": "done", "seconds": time.time() - t0}
 
 # %% ../nbs/40_experiments.ipynb #87cc696e
 def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per seed (same images)
                    metric: str = "mauc",  # "mauc" or "accuracy"
                    n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    "Patient-bootstrap CI of the seed mean of `metric`: the same resamples for every seed's predictions."
+    "Patient-bootstrap CI of the seed mean of `metric`: the same resamples for every seed."
     from cxrvit.evaluate import pred_arrays
     from cxrvit.metrics import _boot_mauc, _pct_ci, bootstrap_aucs, bootstrap_counts, patient_codes
     reps = []
@@ -586,14 +613,16 @@ def experiment_metrics(exp: Experiment, dirs: dict) -> dict | None:
 
 # %% ../nbs/40_experiments.ipynb #a893ab89
 def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
-    "Run several experiments; a failure is recorded and the batch goes on. Returns one row per experiment."
+    """Run several experiments; a failure is recorded and the batch goes on. Returns one row per
+    experiment."""
     rows = []
     for i, e in enumerate(exps):
         log(f"[{i + 1}/{len(exps)}] {e.name}: {e.title}")
         rows.append(run_experiment(e, log=log, **kw))
     df = pd.DataFrame(rows)
     log(
-        f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, {(df.status == 'failed').sum()} failed"
+        f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, "
+        f"{(df.status == 'failed').sum()} failed"
     )
     return df
 
@@ -603,7 +632,8 @@ DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}
 
 # %% ../nbs/40_experiments.ipynb #3058bc5f
 def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=print) -> Path:
-    "A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the synthetic demo."
+    """A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the
+    synthetic demo."""
     from cxrvit.cache import build_cache, is_cache
     from cxrvit.data import nih_table
     from cxrvit.datahome import patient_prefix
@@ -616,10 +646,8 @@ def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=pri
             f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
             "(the demo builds its own small cache from it)"
         )
-    out = (
-        cache_home()
-        / f"demo_nih_{config_hash({'root': str(Path(nih).resolve()), 'n': DEMO_SPLITS, 'size': size, 'seed': seed})}"
-    )
+    key = {"root": str(Path(nih).resolve()), "n": DEMO_SPLITS, "size": size, "seed": seed}
+    out = cache_home() / f"demo_nih_{config_hash(key)}"
     if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"):
         return out
     lists = out.parent / (out.name + "_lists")
@@ -644,7 +672,8 @@ def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=pri
 
 # %% ../nbs/40_experiments.ipynb #d2972822
 def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
-    "Delete what `exp` writes (its step folders, metrics.json, report.html) and nothing else; return what went."
+    """Delete what `exp` writes (its step folders, metrics.json, report.html) and nothing else;
+    return what went."""
     import shutil
     d, gone = Path(runs_root) / exp.name, []
     for p in [*step_dirs(exp, runs_root).values(), d / "metrics.json", d / "report.html"]:
@@ -662,7 +691,8 @@ def run_demo(
     reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
     log=print,
 ) -> int:
-    "Run the demo experiment end to end; print where its report is and the test mAUC; return an exit code."
+    """Run the demo experiment end to end; print where its report is and the test mAUC; return an
+    exit code."""
     import shutil
     runs_root = Path(out) if out else project_root() / "runs"
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
@@ -681,7 +711,8 @@ def run_demo(
         + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else "")
     )
     log(
-        f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})"
+        f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI "
+        f"{m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})"
     )
     if c:
         said = {
@@ -690,7 +721,8 @@ def run_demo(
         }.get(c["verdict"], "no clear difference")
         log(
             f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
-            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient bootstrap): {said}"
+            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient "
+            f"bootstrap): {said}"
         )
     log(f"report: {d / 'report.html'}\nmetrics: {d / 'metrics.json'}")
     return 0
@@ -709,11 +741,13 @@ def _recipe_cols(p: dict, smoke: bool) -> dict:
     if "recipe" not in p: return {"recipe": "", "epochs": None, "batch": None}
     from cxrvit.steps import step_recipe
     try: r = step_recipe(p["recipe"], p.get("overrides"), smoke)
-    except (KeyError, ValueError) as e: return {"recipe": f"{p['recipe']} (error: {e})", "epochs": None, "batch": None}
+    except (KeyError, ValueError) as e:
+        return {"recipe": f"{p['recipe']} (error: {e})", "epochs": None, "batch": None}
     return {"recipe": r.name, "epochs": r.epochs, "batch": r.batch_size}
 
 def _images(step: Step, p: dict, home, smoke: bool) -> str:
-    "What the step reads: dataset and split sizes (counted in the data home, else the manifests' counts)."
+    """What the step reads: dataset and split sizes (counted in the data home, else the manifests'
+    counts)."""
     from cxrvit.datahome import corpus_parts
     from cxrvit.manifest import load_manifest
     names = step_datasets(step, p)
@@ -724,15 +758,19 @@ def _images(step: Step, p: dict, home, smoke: bool) -> str:
         try: return _counted(step, p, home, smoke)
         except Exception as e: return f"{', '.join(names)} (cannot read: {e})"
     def count(n):
-        m = load_manifest(n); c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
+        m = load_manifest(n)
+        c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
         return f"{n} train {c:,}" if c else n
-    return ("smoke: ~192 per split of " + ", ".join(names)) if smoke else ", ".join(count(n) for n in names) + " (manifest)"
+    if smoke: return "smoke: ~192 per split of " + ", ".join(names)
+    return ", ".join(count(n) for n in names) + " (manifest)"
 
 def _counted(step: Step, p: dict, home, smoke: bool) -> str:
-    "Split sizes of the datasets a step reads, counted from the data home's tables (no image is decoded)."
+    """Split sizes of the datasets a step reads, counted from the data home's tables (no image is
+    decoded)."""
     from cxrvit.datahome import classifier_data, pretrain_data
     from cxrvit.steps import SMOKE_N, step_recipe
-    if "recipe" not in p: return ", ".join(f"{n} (as its training step)" for n in step_datasets(step, p))
+    if "recipe" not in p:
+        return ", ".join(f"{n} (as its training step)" for n in step_datasets(step, p))
     r, n = step_recipe(p["recipe"], p.get("overrides"), smoke), SMOKE_N if smoke else None
     if step.notebook == "pretrain":
         c = pretrain_data(r, home, p.get("corpus", "nih"), smoke_n=n)
@@ -741,19 +779,25 @@ def _counted(step: Step, p: dict, home, smoke: bool) -> str:
     tr, va, te = classifier_data(r, home, p.get("dataset", "nih"), kind, smoke_n=n)
     return f"{p.get('dataset', 'nih')} train {len(tr):,} · val {len(va):,} · test {len(te):,}"
 
-def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None, roots: dict | None = None,
-         smoke: bool = False, sets: dict | None = None, inputs: dict | None = None) -> pd.DataFrame:
-    "One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared folder), nothing run."
+def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None,
+         roots: dict | None = None, smoke: bool = False, sets: dict | None = None,
+         inputs: dict | None = None) -> pd.DataFrame:
+    """One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared
+    folder); nothing is run."""
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     rr = runs_root / "smoke" if smoke else runs_root
     home = resolve_data_home(data_root, roots) if data_root is not None or roots else None
     rows = []
     for e in exps:
         for s in e.steps:
-            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {}), e)
-            if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
-            rows.append({"experiment": e.name, "title": e.title, "step": s.id, "notebook": s.notebook,
-                         **_recipe_cols(p, smoke), "overrides": " ".join(p.get("overrides", []) or []),
+            ins = {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {})
+            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, ins, e)
+            if sets and "recipe" in p:
+                p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
+            rows.append({"experiment": e.name, "title": e.title, "step": s.id,
+                         "notebook": s.notebook,
+                         **_recipe_cols(p, smoke),
+                         "overrides": " ".join(p.get("overrides", []) or []),
                          "data": _images(s, p, home, smoke), "init": p.get("init") or "",
                          "needs": ", ".join(e.needs) or "", "shared": s.shared_dir or "",
                          "paper": (e.paper or {}).get("value"), "status": status(e, rr)})
@@ -765,8 +809,10 @@ def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=
 def _pct(x): return None if x is None else round(100 * float(x), 2)
 
 def _row(m: dict, name: str, paper: dict, smoke: bool) -> dict:
-    metric = m.get("metric") or ("accuracy" if (paper or {}).get("metric") == "accuracy" else "mauc")
-    t = m.get("test", {}); ci = t.get(f"{metric}_ci") or [None, None]
+    acc = (paper or {}).get("metric") == "accuracy"
+    metric = m.get("metric") or ("accuracy" if acc else "mauc")
+    t = m.get("test", {})
+    ci = t.get(f"{metric}_ci") or [None, None]
     pp = m.get("paper_protocol") or {}
     per_seed = m.get("seeds")
     return {"experiment": name, "metric": metric, "ours": _pct(t.get(metric)), "ci_lo": _pct(ci[0]),
@@ -777,28 +823,34 @@ def _row(m: dict, name: str, paper: dict, smoke: bool) -> dict:
             "protocol": "val-selected" + (f", mean of {len(per_seed)} seeds" if per_seed else ""),
             "official_protocol": "max test over evaluations", "smoke": smoke}
 
-def collect_results(runs_root: Path | str | None = None, registry: dict | None = None, log=None) -> pd.DataFrame:
-    "One row per finished experiment: ours (val-selected, CI), the official protocol, the published value."
+def collect_results(runs_root: Path | str | None = None, registry: dict | None = None,
+                    log=None) -> pd.DataFrame:
+    """One row per finished experiment: ours (val-selected, CI), the official protocol, the
+    published value."""
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     registry = registry if registry is not None else {}
     log = log or (lambda s: print(s, file=sys.stderr))
     rows = []
     for f in sorted(runs_root.rglob("metrics.json")):
         try: m = json.loads(f.read_text())
-        except (OSError, ValueError) as e: log(f"warning: skipped unreadable {f} ({e})"); continue
+        except (OSError, ValueError) as e:
+            log(f"warning: skipped unreadable {f} ({e})")
+            continue
         if "config_hash" not in m: continue  # a step's file, not an experiment's
-        exp = m.get("experiment", {}); name = exp.get("name", str(f.parent.relative_to(runs_root)))
+        exp = m.get("experiment", {})
+        name = exp.get("name", str(f.parent.relative_to(runs_root)))
         paper = (registry[name].paper if name in registry else exp.get("paper")) or {}
         rows.append({**_row(m, name, paper, bool(m.get("smoke"))), "title": exp.get("title", "")})
-    cols = ["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "sd", "seeds", "ours_official", "paper",
-            "protocol", "official_protocol", "smoke"]
+    cols = ["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "sd", "seeds",
+            "ours_official", "paper", "protocol", "official_protocol", "smoke"]
     df = pd.DataFrame(rows, columns=cols)
     df["delta"] = pd.to_numeric(df.ours, errors="coerce") - pd.to_numeric(df.paper, errors="coerce")
     return df
 
 # %% ../nbs/40_experiments.ipynb #3ae5a41d
 def results_figure(df: pd.DataFrame):
-    "Paper vs ours, one row per experiment, our CI as error bars (plotly); mAUC and accuracy rows in %."
+    """Paper vs ours, one row per experiment, our CI as error bars (plotly); mAUC and accuracy rows
+    in %."""
     import plotly.graph_objects as go
     num = lambda c: pd.to_numeric(df[c], errors="coerce")
     fig = go.Figure()

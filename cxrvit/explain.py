@@ -37,13 +37,15 @@ def read_bbox_list(
     path: Path | str,  # BBox_List_2017.csv(.gz): Image Index, Finding Label, Bbox [x,y,w,h]
     labels: Sequence[str] | None = None,  # finding names the list may use (default NIH's 14)
 ) -> pd.DataFrame:
-    "One row per box: image, finding (NIH label names), x, y, w, h; a bad row raises naming its line."
+    """One row per box: image, finding (NIH label names), x, y, w, h; a bad row raises naming its
+    line."""
     path, labels = Path(path), list(labels or _nih_labels())
     if not path.is_file(): raise FileNotFoundError(f"box list {path} does not exist")
     head = pd.read_csv(path, nrows=0).columns
     if list(head[:2]) != ["Image Index", "Finding Label"]:
         raise ValueError(
-            f"{path}: header {list(head[:3])} is not BBox_List's 'Image Index, Finding Label, Bbox [x,y,w,h]'"
+            f"{path}: header {list(head[:3])} is not BBox_List's "
+            "'Image Index, Finding Label, Bbox [x,y,w,h]'"
         )
     df = pd.read_csv(
         path,
@@ -78,7 +80,8 @@ def eval_geometry(
     img_size: int,  # the model's input side
     resize: int | None = None,  # shorter side before the crop; None = the eval transform's
 ) -> tuple[float, float, float, float]:
-    "(sx, sy, left, top): pixel (x, y) of the image lands at (x·sx − left, y·sy − top) in the model input."
+    """(sx, sy, left, top): pixel (x, y) of the image lands at (x·sx − left, y·sy − top) in the
+    model input."""
     resize = resize or int(round(img_size / PAPER_AUG["crop_pct"]))
     # torchvision Resize(int) semantics
     if width <= height:nw, nh = resize, int(resize * height / width)
@@ -389,7 +392,8 @@ def _load_batch(paths: Sequence[Path], img_size: int, channels: int) -> dict:
 
 # %% ../nbs/34_explain.ipynb #4cbc4ff7
 def checkpoint_labels(ck: dict, num_outputs: int) -> list[str]:
-    "Output names of a checkpoint: its `labels` if it carries them, NIH's 14 for 14 outputs, else class_0…"
+    """Output names of a checkpoint: its `labels` if it carries them, NIH's 14 for 14 outputs, else
+    class_0…"""
     labels = ck.get("labels")
     if labels is not None:
         if len(labels) != num_outputs:
@@ -425,7 +429,8 @@ def explain_eval(run: Path | str,  # fine-tune run folder or checkpoint
                  boxes: Path | str | None = None, frame: int | None = None,
                  device: str | None = None, batch_size: int = 16, n_boot: int = 1000, seed: int = 0,
                 ) -> dict:
-    "Score a run's explanations against the root's boxes; writes explain.json, explain.csv and per_image.csv."
+    """Score a run's explanations against the root's boxes; writes explain.json, explain.csv and
+    per_image.csv."""
     from cxrvit.core import get_device
     model, recipe, ck, path = load_run(run)
     labels = checkpoint_labels(

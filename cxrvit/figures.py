@@ -22,7 +22,8 @@ __all__ = ['roc_figure', 'auc_ci_figure', 'reliability_figure', 'auc_ci_plot', '
 
 # %% ../nbs/32_figures.ipynb #94437c30
 def _arrays(y_true, y_score=None, labels=None):
-    "(y [N,K], p [N,K], labels) from arrays or from a predictions table (p_<label>/y_<label> columns)."
+    """(y [N,K], p [N,K], labels) from arrays or from a predictions table (p_<label>/y_<label>
+    columns)."""
     if isinstance(y_true, pd.DataFrame):
         df = y_true
         labels = labels or [c[2:] for c in df.columns if c.startswith("p_")]
@@ -134,7 +135,7 @@ def reliability_figure(y_true,  # [N, K] labels (or a predictions table)
 
 # %% ../nbs/32_figures.ipynb #60a8ccf9
 def auc_ci_plot(summary: dict,  # `cxrvit.evaluate.summarize_predictions` output
-                paper: dict | float | None = None,  # published mAUC (0–1), or {label or "mAUC": value}
+                paper: dict | float | None = None,  # published mAUC (0–1) or {label/"mAUC": value}
                 title: str = "Per-class AUC (95% CI)",
                ):
     "Matplotlib dot-and-whisker AUC per class and for the mAUC (published values as diamonds)."
@@ -165,7 +166,8 @@ def reliability_plot(y_true,  # [N, K] labels (or a predictions table)
                      labels=None,
                      n_bins: int = 10,
                     ):
-    "Matplotlib reliability diagram of all entries pooled: observed rate vs mean predicted probability."
+    """Matplotlib reliability diagram of all entries pooled: observed rate vs mean predicted
+    probability."""
     y, p, _ = _arrays(y_true, y_prob, labels)
     r = reliability_curve(y, p, n_bins)
     fig, ax = plt.subplots(figsize=(3.5, 3.3), dpi=80)
@@ -268,6 +270,7 @@ def save_figure(
             out["png"] = stem.with_name(stem.name + ".png")
         except Exception as e:
             print(
-                f"PNG skipped for {stem.name}: {type(e).__name__}: {str(e).strip().splitlines()[0][:160]}"
+                f"PNG skipped for {stem.name}: {type(e).__name__}: "
+                f"{str(e).strip().splitlines()[0][:160]}"
             )
     return out

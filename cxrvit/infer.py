@@ -32,7 +32,8 @@ _HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}  # ViT-Ti/S/B/L/H head co
 def vit_from_state_dict(
     sd: dict[str, torch.Tensor],  # official fine-tuned ViT weights (timm-0.4 keys)
 ) -> nn.Module:
-    "A cxrvit ViT shaped like the weights (width, depth, patch, input size, pooling, classes), weights loaded."
+    """A cxrvit ViT shaped like the weights (width, depth, patch, input size, pooling, classes),
+    weights loaded."""
     from cxrvit.vit import VisionTransformer
     need = ["cls_token", "pos_embed", "patch_embed.proj.weight", "head.weight"]
     miss = [k for k in need if k not in sd]
@@ -61,7 +62,8 @@ def vit_from_state_dict(
 # %% ../nbs/35_predict.ipynb #38a63bb8
 @dataclass
 class Predictor:
-    "A classifier ready for inference: model, input size, output names, optional per-class thresholds."
+    """A classifier ready for inference: model, input size, output names, optional per-class
+    thresholds."""
     model: nn.Module
     img_size: int
     labels: list[str]
@@ -72,7 +74,8 @@ class Predictor:
 
 # %% ../nbs/35_predict.ipynb #3513522c
 def _thresholds(ck: dict, path: Path, labels: list[str]) -> tuple[np.ndarray | None, str]:
-    "The checkpoint's thresholds, else Youden thresholds from the run's validation predictions, else None."
+    """The checkpoint's thresholds, else Youden thresholds from the run's validation predictions,
+    else None."""
     t = ck.get("thresholds")
     if isinstance(t, dict): return np.array([float(t.get(l, np.nan)) for l in labels]), "checkpoint"
     if t is not None:
@@ -98,7 +101,8 @@ def _thresholds(ck: dict, path: Path, labels: list[str]) -> tuple[np.ndarray | N
 def load_predictor(
     weights: Path | str,  # cxrvit checkpoint, or an official fine-tuned ViT checkpoint
 ) -> Predictor:
-    "Build the model a checkpoint describes and load its weights (safe load: tensors and plain data only)."
+    """Build the model a checkpoint describes and load its weights (safe load: tensors and plain
+    data only)."""
     from cxrvit.models import create_model
     from cxrvit.recipes import recipe_from_dict
     path = Path(weights)
@@ -203,7 +207,8 @@ def predict_images(p: Predictor, paths: Sequence[Path],
 
 # %% ../nbs/35_predict.ipynb #3a6e1fb8
 def _overlay(x: torch.Tensor, cam: np.ndarray, side: int = 256) -> Image.Image:
-    "The model's input (de-normalised to grey) with the heat map in jet colours, upscaled to `side`."
+    """The model's input (de-normalised to grey) with the heat map in jet colours, upscaled to
+    `side`."""
     from pytorch_grad_cam.utils.image import show_cam_on_image
     g = x[0].numpy()
     g = (g - g.min()) / max(float(g.max() - g.min()), 1e-6)  # [H, W] in [0, 1]
@@ -265,14 +270,16 @@ def write_gallery(p: Predictor, res: PredictResult, out: Path, top: int = 5) -> 
     rows = []
     for i in t.index[t.status != "ok"]:
         rows.append(
-            f'<tr class="fail"><td colspan="3"><b>{e(t.at[i, "path"])}</b>: could not be read: {e(t.at[i, "error"])}</td></tr>'
+            f'<tr class="fail"><td colspan="3"><b>{e(t.at[i, "path"])}</b>: could not be read: '
+            f'{e(t.at[i, "error"])}</td></tr>'
         )
     thr = p.thresholds
     for i in t.index[t.status == "ok"]:
         pr = t.loc[i, p.labels].to_numpy(float)
         order = np.argsort(-pr)[:top]
         items = "".join(
-            f'<li class="{"pos" if thr is not None and pr[k] >= thr[k] else ""}">{e(p.labels[k])}: {pr[k]:.3f}</li>'
+            f'<li class="{"pos" if thr is not None and pr[k] >= thr[k] else ""}">{e(p.labels[k])}: '
+            f'{pr[k]:.3f}</li>'
             for k in order
         )
         maps = "".join(
@@ -281,16 +288,22 @@ def write_gallery(p: Predictor, res: PredictResult, out: Path, top: int = 5) -> 
             for f, pr_, rel in res.heatmaps.get(i, [])
         )
         rows.append(
-            f'<tr><td><img src="{_thumb(t.at[i, "path"])}" alt="input"><br><span class="small">{e(t.at[i, "path"])}'
-            f'</span></td><td><ol>{items}</ol></td><td>{maps or "<span class=small>none at threshold</span>"}</td></tr>'
+            f'<tr><td><img src="{_thumb(t.at[i, "path"])}" alt="input"><br><span '
+            f'class="small">{e(t.at[i, "path"])}'
+            f'</span></td><td><ol>{items}</ol></td>'
+            f'<td>{maps or "<span class=small>none at threshold</span>"}</td></tr>'
         )
     n_ok = int((t.status == "ok").sum())
     doc = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>cxrvit predict</title><style>{_CSS}</style></head>"
-        f"<body><h1>cxrvit predict</h1><p>{n_ok} of {len(t)} images read; weights: {e(p.source)}; input "
-        f"{p.img_size}²; thresholds: {'per class' if thr is not None else 'none (heat maps at p ≥ 0.5)'}. "
-        f"Research use only: not a medical device.</p><p><a href='predictions.csv'>predictions.csv</a></p>"
-        f"<table><tr><th>image</th><th>top findings</th><th>Grad-CAM</th></tr>{''.join(rows)}</table></body></html>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>cxrvit predict</title><style>{_CSS}</style></head>"
+        f"<body><h1>cxrvit predict</h1><p>{n_ok} of {len(t)} images read; "
+        f"weights: {e(p.source)}; input {p.img_size}²; thresholds: "
+        f"{'per class' if thr is not None else 'none (heat maps at p ≥ 0.5)'}. "
+        "Research use only: not a medical device.</p>"
+        "<p><a href='predictions.csv'>predictions.csv</a></p>"
+        "<table><tr><th>image</th><th>top findings</th><th>Grad-CAM</th></tr>"
+        f"{''.join(rows)}</table></body></html>"
     )
     (out / "index.html").write_text(doc)
     return out / "index.html"
@@ -307,18 +320,21 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
             min_prob: float = 0.5,  # heat-map threshold for classes without a checkpoint threshold
             progress: bool = True,
            ) -> PredictResult:
-    "Classify the images, write predictions.csv, failures.csv (if any), heat maps, index.html, summary.json."
+    """Classify the images, write predictions.csv, failures.csv (if any), heat maps, index.html,
+    summary.json."""
     from cxrvit.core import get_device
     if batch_size < 1: raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     out = Path(out)
     if (out / "predictions.csv").exists():
         raise ValueError(
-            f"{out / 'predictions.csv'} exists; choose another --out (results are never overwritten)"
+            f"{out / 'predictions.csv'} exists; "
+            "choose another --out (results are never overwritten)"
         )
     paths, other = collect_inputs(inputs)
     if not paths:
         raise ValueError(
-            f"no image files in {', '.join(map(str, inputs))} (looked for {', '.join(IMAGE_SUFFIXES)})"
+            f"no image files in {', '.join(map(str, inputs))} (looked for "
+            f"{', '.join(IMAGE_SUFFIXES)})"
         )
     if other:
         print(f"predict: ignored {len(other)} non-image file(s), e.g. {other[0]}", file=sys.stderr)

@@ -184,8 +184,8 @@ class StepJob(Checkpointable):
     def __call__(self) -> dict:
         "Run the step's command (torchrun or python) in its own process group; raise if it fails."
         # on SLURM, the sbatch script's setup lines set them
-        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "SLURM_JOB_ID": "local",
-               **os.environ}
+        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+               "SLURM_JOB_ID": "local", **os.environ}
         cmd = [Template(c).safe_substitute(env) for c in step_command(self.spec, self.spec_path)]
         cmd = ([sys.executable, "-m", "torch.distributed.run", *cmd[1:]] if cmd[0] == "torchrun"
                else [sys.executable, *cmd[1:]])

@@ -13,19 +13,22 @@ import pandas as pd
 import torch
 
 from .core import cache_home  # the one home of generated data (also imported from here)
-from .datahome import DataHome, classifier_data, describe_data, pretrain_data, resolve_data_home
+from .datahome import (DataHome, classifier_data, describe_data, pretrain_data,
+                             resolve_data_home)
 from .engine import load_checkpoint, read_log
 from .evaluate import compare_predictions, load_predictions, predict_table, save_predictions
 from .evaluate import summarize_predictions
 from .evaluate import threshold_report
-from .figures import auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure, save_figure
+from .figures import (auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure,
+                            save_figure)
 from .finetune import build_finetune_model, finetune, headline_metric
 from .linprobe import build_linprobe_model, linprobe
 from .mae import reconstruct
 from .paper import compare_to_paper
 from .pretrain import build_pretrain_model, pretrain, synthetic_root
 from .moco import moco_pretrain, moco_transform
-from .recipes import LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override, recipe_from_dict
+from .recipes import (LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override,
+                            recipe_from_dict)
 
 # %% auto #0
 __all__ = ['SMOKE_EPOCHS', 'SMOKE_N', 'step_recipe', 'synthetic_home', 'step_home', 'write_json', 'pretrain_step',
@@ -38,7 +41,8 @@ SMOKE_EPOCHS, SMOKE_N = 2, 192  # a smoke step: at most 2 epochs, about 192 imag
 def step_recipe(name: str,  # a recipe name
                 overrides: list[str] | None = None,  # the step's overrides ("key=value")
                 smoke: bool = False):
-    "The recipe a step trains: `name` with its overrides, or in smoke mode its tiny variant (≤ 2 epochs)."
+    """The recipe a step trains: `name` with its overrides, or in smoke mode its tiny variant (≤ 2
+    epochs)."""
     if not smoke: return get_recipe(name, overrides)
     base = name.lower().removesuffix("_tiny")
     r = override(
@@ -73,7 +77,8 @@ def step_home(data_root=None, roots: dict | None = None, smoke: bool = False,
 
 # %% ../nbs/38_steps.ipynb #7d8e98ad
 def write_json(path: Path, obj) -> Path:
-    "Write JSON via a temporary file and a rename (a reader never sees half a file); under torchrun, rank 0 only."
+    """Write JSON via a temporary file and a rename (a reader never sees half a file); under
+    torchrun, rank 0 only."""
     path = Path(path)
     if int(os.environ.get("RANK", 0)) != 0: return path  # DDP peers of a launcher job write nothing
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +98,7 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
                   data_root=None, roots: dict | None = None, run_dir: str | Path = "runs/pretrain",
                   device: str | None = None, resume: str | None = "auto", smoke: bool = False,
                   synth_n: int = 384, synth_size: int = 64) -> dict:
-    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics.json, data.json and figures."
+    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics, data and figures."
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
     moco = isinstance(r, MocoRecipe)
@@ -133,7 +138,8 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
 # %% ../nbs/38_steps.ipynb #d1e2a29c
 @torch.no_grad()
 def reconstruction_figure(recipe, ds, run_dir: Path, n: int = 4) -> dict:
-    "Masked input | reconstruction with the visible patches pasted, on `n` training images (saved as HTML)."
+    """Masked input | reconstruction with the visible patches pasted, on `n` training images (saved
+    as HTML)."""
     model = build_pretrain_model(recipe)
     model.load_state_dict(load_checkpoint(run_dir / "checkpoint-last.pth")["model"])
     imgs = torch.stack([ds[i][0] for i in range(min(n, len(ds)))]).float()  # [n, C, H, W]
@@ -164,7 +170,8 @@ def classifier_step(
     synth_n: int = 384,
     synth_size: int = 64,
 ) -> dict:
-    "Run one fine-tuning (or linear-probe) step; write metrics.json and data.json; return the metrics."
+    """Run one fine-tuning (or linear-probe) step; write metrics.json and data.json; return the
+    metrics."""
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
     tr, va, te = classifier_data(r, home, dataset, kind, smoke_n=SMOKE_N if smoke else None)
@@ -194,7 +201,8 @@ def classifier_step(
 
 # %% ../nbs/38_steps.ipynb #c5363176
 def fit_batch(recipe, n_train: int):
-    "The recipe with its effective batch cut to the largest power of two ≤ n_train when one batch would not fit."
+    """The recipe with its effective batch cut to the largest power of two ≤ n_train when one batch
+    would not fit."""
     if n_train >= recipe.batch_size: return recipe
     b = 2 ** max(0, int(np.log2(max(n_train, 1))))
     warnings.warn(
@@ -212,7 +220,8 @@ def eval_log(run_dir: str | Path) -> pd.DataFrame:
 # %% ../nbs/38_steps.ipynb #7cfb50f6
 @dataclass
 class Evaluation:
-    "What an evaluate step computed: summaries per split, tables and figures to show, the metrics it saved."
+    """What an evaluate step computed: summaries per split, tables and figures to show, the metrics
+    it saved."""
     metrics: dict
     summaries: dict
     tables: dict = field(default_factory=dict)
@@ -239,7 +248,8 @@ def evaluate_step(
     n_boot: int = 1000,
     paper_key: str | None = None,
 ) -> Evaluation:
-    "Score the selected model of a training run on val and test; write predictions and metrics.json."
+    """Score the selected model of a training run on val and test; write predictions and
+    metrics.json."""
     run, run_dir = Path(finetune_dir), Path(run_dir).resolve()
     r, model, ck = _load_classifier(run)
     kind = "linprobe" if isinstance(r, LinprobeRecipe) else "finetune"
@@ -326,7 +336,8 @@ def _eval_metrics(
 # %% ../nbs/38_steps.ipynb #36dab09d
 @dataclass
 class Report:
-    "Everything a report shows, computed: markdown blocks, tables and figures by name, and the saved metrics."
+    """Everything a report shows, computed: markdown blocks, tables and figures by name, and the
+    saved metrics."""
     markdown: dict
     tables: dict
     figures: dict
@@ -343,7 +354,8 @@ def _verdict(main: str, label: str, c: dict) -> tuple[str, dict]:
     word = "clearly better" if lo > 0 else "clearly worse" if hi < 0 else "not clearly different"
     line = (
         f"- **{main}** vs **{label}**: mAUC {c['mauc_a']:.3f} vs {c['mauc_b']:.3f}, difference "
-        f"{c['mauc_diff']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, p = {c['p']:.3f}): {main} is **{word}**."
+        f"{c['mauc_diff']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, p = {c['p']:.3f}): {main} is "
+        f"**{word}**."
     )
     rec = {"mauc_a": c["mauc_a"], "mauc_b": c["mauc_b"], "mauc_diff": c["mauc_diff"],
            "mauc_diff_ci": list(c["mauc_diff_ci"]), "p": c["p"], "verdict": word}
@@ -389,8 +401,10 @@ def report_step(
         )
         lines.append(line)
     md = {
-        "intro": f"# {title}\n\nHeadline run: **{main}**. Metrics on the **{split}** split; models were selected "
-        f"on validation. 95% confidence intervals resample patients ({n_boot} bootstrap resamples).",
+        "intro": f"# {title}\n\nHeadline run: **{main}**. Metrics on the **{split}** split; models "
+                 f"were selected "
+        f"on validation. 95% confidence intervals resample patients ({n_boot} bootstrap "
+        f"resamples).",
         "verdicts": "\n".join(lines) or "Only one run: nothing to compare.",
     }
     tables = {"mauc": _mauc_table(summ, split), "per_class": pd.DataFrame(
