@@ -27,65 +27,41 @@ def _sets(items: list[str] | None) -> dict:
     "--set KEY=VALUE (every step) / STEP.KEY=VALUE (one step) as a dict."
     return _kv(items, "--set")
 
+def _list_experiments(reg: dict, runs) -> int:
+    "cxrvit run --list: one line per experiment (title, paper value, data it reads, inputs)."
+    from cxrvit.experiments import plan
+    import pandas as pd
+    pl = plan(list(reg.values()), runs)
+    data = pl.groupby("experiment")["data"].apply(
+        lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w})))
+    df = pd.DataFrame([{"experiment": e.name, "title": e.title,
+                        "paper": (e.paper or {}).get("value"), "data": data.get(e.name, ""),
+                        "needs": ", ".join(e.needs)} for e in reg.values()])
+    with pd.option_context("display.width", 250, "display.max_colwidth", 70):
+        print(df.to_string(index=False))
+    return 0
+
 def cmd_run(a):
     "cxrvit run: run (or list, or dry-run) experiments of the registry through papermill."
     from cxrvit.experiments import load_registry, select, plan, run_batch
     import pandas as pd
     reg = load_registry()
     if getattr(a, "status", False): return _run_status(a)
-    if a.list or not a.experiment:
-        pl = plan(list(reg.values()), a.runs)
-        data = pl.groupby("experiment")["data"].apply(
-            lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w}))
-        )
-        df = pd.DataFrame(
-            [
-                {
-                    "experiment": e.name,
-                    "title": e.title,
-                    "paper": (e.paper or {}).get("value"),
-                    "data": data.get(e.name, ""),
-                    "needs": ", ".join(e.needs),
-                }
-                for e in reg.values()
-            ]
-        )
-        with pd.option_context("display.width", 250, "display.max_colwidth", 70):
-            print(df.to_string(index=False))
-        return 0
+    if a.list or not a.experiment: return _list_experiments(reg, a.runs)
     exps = select(reg, a.experiment)
-    kw = dict(
-        data_root=a.data_root,
-        roots=_kv(a.root, "--root") or None,
-        smoke=a.smoke,
-        sets=_sets(a.set) or None,
-    )
+    kw = dict(data_root=a.data_root, roots=_kv(a.root, "--root") or None, smoke=a.smoke,
+              sets=_sets(a.set) or None)
     if a.dry_run:
-        cols = [
-            "experiment",
-            "step",
-            "recipe",
-            "epochs",
-            "batch",
-            "overrides",
-            "data",
-            "init",
-            "needs",
-            "shared",
-            "status",
-        ]
+        cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init",
+                "needs", "shared", "status"]
+        pl = plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols]
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(
-                plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols].to_string(
-                    index=False
-                )
-            )
+            print(pl.to_string(index=False))
         if getattr(a, "launcher", "inline") == "slurm": _dry_run_slurm(a, exps, kw)
         return 0
     if getattr(a, "launcher", "inline") != "inline": return _run_launched(a, exps, kw)
-    df = run_batch(
-        exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"), progress=True, **kw
-    )
+    df = run_batch(exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"),
+                   progress=True, **kw)
     return 1 if (df.status == "failed").any() else 0
 
 # %% ../nbs/90_cli.ipynb #677f296c
@@ -383,139 +359,92 @@ def _add_predict_parser(sub):
 # %% ../nbs/90_cli.ipynb #10230462
 def _train_parser(sub, name, help):
     p = sub.add_parser(name, help=help)
-    p.add_argument(
-        "--recipe", required=True, help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)"
-    )
+    p.add_argument("--recipe", required=True,
+                   help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override recipe fields")
-    p.add_argument(
-        "--data-root",
-        help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
-        "root; default: the synthetic dataset",
-    )
-    p.add_argument(
-        "--root",
-        nargs="*",
-        metavar="NAME=PATH",
-        help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small",
-    )
-    p.add_argument(
-        "--run-dir", help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)"
-    )
+    p.add_argument("--data-root",
+                   help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
+                   "root; default: the synthetic dataset")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH",
+                   help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small")
+    p.add_argument("--run-dir",
+                   help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)")
     p.add_argument("--resume", default=None, help='"auto" or a checkpoint path')
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier run in --run-dir (deletes only its run files)",
-    )
-    p.add_argument(
-        "--allow-leakage",
-        action="store_true",
-        help="train despite duplicate images / patients in two splits (recorded in config.json)",
-    )
-    p.add_argument(
-        "--save-every-minutes",
-        type=float,
-        default=30.0,
-        help="also save checkpoint-last.pth this often (0 = off)",
-    )
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in --run-dir (deletes only its run files)")
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="train despite duplicate images / patients in two splits "
+                   "(recorded in config.json)")
+    p.add_argument("--save-every-minutes", type=float, default=30.0,
+                   help="also save checkpoint-last.pth this often (0 = off)")
     p.add_argument("--device", help="cuda, cpu, …; default: best available")
-    p.add_argument(
-        "--n-synthetic",
-        type=int,
-        default=512,
-        help="images of the synthetic dataset when --data-root is not given",
-    )
+    p.add_argument("--n-synthetic", type=int, default=512,
+                   help="images of the synthetic dataset when --data-root is not given")
     if name == "pretrain":
-        p.add_argument(
-            "--corpus",
-            choices=["nih", "xray_0.3m", "xray_0.5m"],
-            help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S corpus), "
-                 "xray_0.5m (+ MIMIC)",
-        )
-        p.add_argument(
-            "--chexpert-root", help="same as --root chexpert=PATH (and --corpus xray_0.3m)"
-        )
-        p.add_argument(
-            "--mimic-root", help="same as --root mimic_cxr=PATH (and --corpus xray_0.5m)"
-        )
+        p.add_argument("--corpus", choices=["nih", "xray_0.3m", "xray_0.5m"],
+                       help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S "
+                       "corpus), xray_0.5m (+ MIMIC)")
+        p.add_argument("--chexpert-root",
+                       help="same as --root chexpert=PATH (and --corpus xray_0.3m)")
+        p.add_argument("--mimic-root",
+                       help="same as --root mimic_cxr=PATH (and --corpus xray_0.5m)")
     else:
         p.add_argument("--init", help="weights to start from (an MAE or official checkpoint)")
         p.add_argument("--dataset", default="nih", help="nih, chexpert or covidx")
     p.set_defaults(fn=cmd_train)
 
-def parser() -> argparse.ArgumentParser:
-    "The `cxrvit` argument parser with all sub-commands."
-    ap = argparse.ArgumentParser(
-        prog="cxrvit",
-        description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), "
-                    "reproducibly.",
-    )
-    sub = ap.add_subparsers(dest="cmd", required=True)
+# %% ../nbs/90_cli.ipynb #b915527a
+def _add_run_parsers(sub):
+    "cxrvit demo, run and results: the experiments of the registry."
     p = sub.add_parser("demo", help="the whole method end to end on the CPU, in minutes")
-    p.add_argument(
-        "--data-root",
-        help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image subset",
-    )
+    p.add_argument("--data-root",
+                   help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image "
+                   "subset")
     p.add_argument("--out", default=None, help="runs folder (default runs/)")
     p.add_argument("--device")
     p.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier demo")
     p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run experiments of the registry (papermill)")
-    p.add_argument(
-        "experiment", nargs="?", help="a name, group (table1), grid (ablations/mask_ratio) or glob"
-    )
+    p.add_argument("experiment", nargs="?",
+                   help="a name, group (table1), grid (ablations/mask_ratio) or glob")
     p.add_argument("--list", action="store_true")
     p.add_argument("--dry-run", action="store_true")
-    p.add_argument(
-        "--data-root",
-        help="the data home: one folder per dataset (nih/, chexpert/, mimic_cxr/, covidx/)",
-    )
-    p.add_argument(
-        "--root", nargs="*", metavar="NAME=PATH", help="a dataset's root outside the data home"
-    )
+    p.add_argument("--data-root",
+                   help="the data home: one folder per dataset (nih/, chexpert/, mimic_cxr/, "
+                   "covidx/)")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH",
+                   help="a dataset's root outside the data home")
     p.add_argument("--device")
     p.add_argument("--runs", help="runs folder (default runs/)")
-    p.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into runs/smoke/",
-    )
-    p.add_argument(
-        "--set",
-        nargs="*",
-        metavar="[STEP.]KEY=VALUE",
-        help="override recipe fields of every step (or of STEP)",
-    )
-    p.add_argument(
-        "--input",
-        nargs="*",
-        metavar="KEY=PATH",
-        help="inputs an experiment needs, e.g. weights=/w.pth",
-    )
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into "
+                   "runs/smoke/")
+    p.add_argument("--set", nargs="*", metavar="[STEP.]KEY=VALUE",
+                   help="override recipe fields of every step (or of STEP)")
+    p.add_argument("--input", nargs="*", metavar="KEY=PATH",
+                   help="inputs an experiment needs, e.g. weights=/w.pth")
     p.set_defaults(fn=cmd_run)
     _add_launcher_args(p)
     p = sub.add_parser("results", help="gather finished runs into one table beside the paper")
     p.add_argument("--runs")
     p.add_argument("--out", help="also write results.csv and results.html here")
-    p.add_argument(
-        "--smoke", action="store_true", help="the smoke runs (runs/smoke/) instead of the real ones"
-    )
+    p.add_argument("--smoke", action="store_true",
+                   help="the smoke runs (runs/smoke/) instead of the real ones")
     p.set_defaults(fn=cmd_results)
+
+# %% ../nbs/90_cli.ipynb #a05f659e
+def _add_data_parsers(sub):
+    "cxrvit verify-data, cache build and synth: dataset trees."
     p = sub.add_parser("verify-data", help="check a dataset tree against its manifest")
     p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx")
     p.add_argument("--root", required=True)
-    p.add_argument(
-        "--out-dir",
-        help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or "
-             "$CXRVIT_HOME/verify-data)",
-    )
+    p.add_argument("--out-dir",
+                   help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or "
+                   "$CXRVIT_HOME/verify-data)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
-    p.add_argument(
-        "--strict-splits",
-        action="store_true",
-        help="NIH: split lists other than the paper's are errors",
-    )
+    p.add_argument("--strict-splits", action="store_true",
+                   help="NIH: split lists other than the paper's are errors")
     p.set_defaults(fn=cmd_verify)
     p = sub.add_parser("cache", help="pre-resized image cache")
     cs = p.add_subparsers(dest="cache_cmd", required=True)
@@ -523,13 +452,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("dataset")
     p.add_argument("--root", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument(
-        "--size",
-        type=int,
-        nargs="+",
-        default=[256],
-        help="one or more sides; several: one pass, OUT/<size>",
-    )
+    p.add_argument("--size", type=int, nargs="+", default=[256],
+                   help="one or more sides; several: one pass, OUT/<size>")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(fn=cmd_cache)
     p = sub.add_parser("synth", help="write the synthetic chest X-ray dataset (NIH format)")
@@ -539,12 +463,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(fn=cmd_synth)
-    for name, h in (
-        ("pretrain", "MAE pre-training"),
-        ("finetune", "fine-tuning"),
-        ("linprobe", "linear probing"),
-    ):
-        _train_parser(sub, name, h)
+
+# %% ../nbs/90_cli.ipynb #6845f6fa
+def _add_model_parsers(sub):
+    "cxrvit recipes, models, inspect-checkpoint, export-safetensors and compare."
     p = sub.add_parser("recipes", help="list recipes, or show one")
     p.add_argument("name", nargs="?")
     p.set_defaults(fn=cmd_recipes)
@@ -565,6 +487,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_compare)
+
+# %% ../nbs/90_cli.ipynb #776a52a2
+def parser() -> argparse.ArgumentParser:
+    "The `cxrvit` argument parser with all sub-commands."
+    ap = argparse.ArgumentParser(
+        prog="cxrvit",
+        description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), "
+                    "reproducibly.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _add_run_parsers(sub)
+    _add_data_parsers(sub)
+    for name, h in (("pretrain", "MAE pre-training"), ("finetune", "fine-tuning"),
+                    ("linprobe", "linear probing")):
+        _train_parser(sub, name, h)
+    _add_model_parsers(sub)
     _add_explain_eval_parser(sub)
     _add_predict_parser(sub)
     return ap

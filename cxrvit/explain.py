@@ -364,19 +364,11 @@ def score_explanations(
         for ((img, fnd), g), h in zip(chunk, maps):
             wh = imgs[paths[img]][1]
             side = frame or (wh[0] if widths.get(img) == wh[0] else 1024)
-            b = boxes_to_input(
-                g[["x", "y", "w", "h"]].to_numpy(), (side, side * wh[1] / wh[0]), wh, img_size
-            )
+            xywh = g[["x", "y", "w", "h"]].to_numpy()  # [n_boxes, 4] in the box frame
+            b = boxes_to_input(xywh, (side, side * wh[1] / wh[0]), wh, img_size)
             for meth, hm in ((method, h), ("centre", prior)):
-                rows.append(
-                    {
-                        "method": meth,
-                        "image": img,
-                        "finding": fnd,
-                        "patient": patient_of(img),
-                        **score_map(hm, b, thresholds),
-                    }
-                )
+                rows.append({"method": meth, "image": img, "finding": fnd,
+                             "patient": patient_of(img), **score_map(hm, b, thresholds)})
     return pd.DataFrame(rows)
 
 

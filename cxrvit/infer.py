@@ -326,16 +326,12 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
     if batch_size < 1: raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     out = Path(out)
     if (out / "predictions.csv").exists():
-        raise ValueError(
-            f"{out / 'predictions.csv'} exists; "
-            "choose another --out (results are never overwritten)"
-        )
+        raise ValueError(f"{out / 'predictions.csv'} exists; "
+                         "choose another --out (results are never overwritten)")
     paths, other = collect_inputs(inputs)
     if not paths:
-        raise ValueError(
-            f"no image files in {', '.join(map(str, inputs))} (looked for "
-            f"{', '.join(IMAGE_SUFFIXES)})"
-        )
+        raise ValueError(f"no image files in {', '.join(map(str, inputs))} "
+                         f"(looked for {', '.join(IMAGE_SUFFIXES)})")
     if other:
         print(f"predict: ignored {len(other)} non-image file(s), e.g. {other[0]}", file=sys.stderr)
     p, dev = load_predictor(weights), get_device(device)
@@ -346,23 +342,11 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
     if len(res.failed): res.failed[["path", "error"]].to_csv(out / "failures.csv", index=False)
     write_gallery(p, res, out)
     n = len(paths) - len(res.failed)
-    (out / "summary.json").write_text(
-        json.dumps(
-            {
-                "weights": p.source,
-                "device": str(dev),
-                "images": len(paths),
-                "ok": n,
-                "failed": len(res.failed),
-                "ignored_non_images": len(other),
-                "img_size": p.img_size,
-                "labels": p.labels,
-                "heatmaps": sum(map(len, res.heatmaps.values())),
-                "images_per_s": n / res.seconds if res.seconds else None,
-            },
-            indent=1,
-        )
-    )
+    summary = {"weights": p.source, "device": str(dev), "images": len(paths), "ok": n,
+               "failed": len(res.failed), "ignored_non_images": len(other), "img_size": p.img_size,
+               "labels": p.labels, "heatmaps": sum(map(len, res.heatmaps.values())),
+               "images_per_s": n / res.seconds if res.seconds else None}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return res
 
 # %% ../nbs/35_predict.ipynb #714baa1a
