@@ -144,11 +144,7 @@ def cmd_verify(a):
     from cxrvit.data import verify_data
     a.out_dir = a.out_dir or runs_home() / "verify-data"
     rep = verify_data(
-        a.dataset,
-        a.root,
-        out_dir=a.out_dir,
-        workers=a.workers,
-        check_images=not a.no_check_images,
+        a.dataset, a.root, out_dir=a.out_dir, workers=a.workers, check_images=not a.no_check_images,
         strict_splits=a.strict_splits,
     )
     print(
@@ -265,15 +261,8 @@ def cmd_explain_eval(a):
     "cxrvit explain-eval: score a run's heat maps against the root's boxes, beside a centre prior."
     from cxrvit.explain import explain_eval
     r = explain_eval(
-        a.run,
-        a.data_root,
-        a.method,
-        a.out,
-        boxes=a.boxes,
-        frame=a.box_frame,
-        device=a.device,
-        batch_size=a.batch_size,
-        n_boot=a.n_boot,
+        a.run, a.data_root, a.method, a.out, boxes=a.boxes, frame=a.box_frame, device=a.device,
+        batch_size=a.batch_size, n_boot=a.n_boot,
     )
     print(
         f"{r['boxes_scored']} boxes on {r['images']} images; pointing game: "
@@ -287,8 +276,7 @@ def _add_explain_eval_parser(sub):
         "explain-eval", help="score Grad-CAM / attention maps against bounding boxes"
     )
     p.add_argument(
-        "--run",
-        required=True,
+        "--run", required=True,
         help="fine-tune run folder (its checkpoint-best.pth) or a checkpoint",
     )
     p.add_argument(
@@ -313,14 +301,8 @@ def cmd_predict(a):
     any file failed."""
     from cxrvit.infer import EXIT_SOME_FAILED, run_predict
     res = run_predict(
-        a.weights,
-        a.inputs,
-        a.out,
-        device=a.device,
-        batch_size=a.batch_size,
-        heatmaps=a.heatmaps,
-        min_prob=a.min_prob,
-        progress=not a.quiet,
+        a.weights, a.inputs, a.out, device=a.device, batch_size=a.batch_size, heatmaps=a.heatmaps,
+        min_prob=a.min_prob, progress=not a.quiet,
     )
     n_bad = len(res.failed)
     print(
@@ -348,9 +330,7 @@ def _add_predict_parser(sub):
     p.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=True,
                    help="Grad-CAM PNG per image and finding at or above threshold")
     p.add_argument(
-        "--min-prob",
-        type=float,
-        default=0.5,
+        "--min-prob", type=float, default=0.5,
         help="heat-map threshold where the checkpoint has none",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")

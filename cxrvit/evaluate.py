@@ -90,8 +90,7 @@ def predict_table(
     )
     return pd.concat(
         [
-            df,
-            pd.DataFrame(y.astype(np.float64), columns=[f"y_{l}" for l in labels]),
+            df, pd.DataFrame(y.astype(np.float64), columns=[f"y_{l}" for l in labels]),
             pd.DataFrame(p.astype(np.float64), columns=[f"p_{l}" for l in labels]),
         ],
         axis=1,
@@ -168,8 +167,7 @@ def summarize_predictions(pred_df: pd.DataFrame,  # a `predict_table` / `load_pr
         correct = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
         acc_ci = mean_with_ci(correct, pid, n_boot, seed, level)[1] if n_boot else (None, None)
         out.update(
-            accuracy=r["accuracy"],
-            accuracy_ci=[_f(v) for v in acc_ci],
+            accuracy=r["accuracy"], accuracy_ci=[_f(v) for v in acc_ci],
             confusion=r["confusion"].to_numpy().tolist(),
             sensitivity={l: _f(v) for l, v in r["per_class"]["sensitivity"].items()},
             ppv={l: _f(v) for l, v in r["per_class"]["ppv"].items()},

@@ -209,14 +209,8 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
         paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
         out.append(
             Experiment(
-                f"{d['name']}/{tag}",
-                f"{d['title']} ({tag})",
-                steps,
-                paper,
-                base.needs,
-                d.get("notes", ""),
-                base.seeds,
-                base.defaults,
+                f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
+                d.get("notes", ""), base.seeds, base.defaults,
             )
         )
     return out
@@ -301,15 +295,8 @@ def _sets_for(step: Step, sets: dict) -> list[str]:
 
 
 def step_params(
-    exp: Experiment,
-    step: Step,
-    run_root: Path,
-    data_root=None,
-    device=None,
-    inputs=None,
-    roots: dict | None = None,
-    smoke: bool = False,
-    sets: dict | None = None,
+    exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None,
+    roots: dict | None = None, smoke: bool = False, sets: dict | None = None,
 ) -> dict:
     """The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and
     roots, smoke)."""
@@ -320,10 +307,8 @@ def step_params(
     if sets and "recipe" in p:
         p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
     out = {
-        **p,
-        "run_dir": str(dirs[step.id]),
-        "data_root": None if data_root is None else str(data_root),
-        "device": device,
+        **p, "run_dir": str(dirs[step.id]),
+        "data_root": None if data_root is None else str(data_root), "device": device,
     }
     if roots: out["roots"] = {k: str(v) for k, v in roots.items()}
     if smoke: out["smoke"] = True
@@ -595,8 +580,7 @@ def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
         "seeds": vals,
         "test": {
             metric: mean_sd(list(vals.values()))["mean"],
-            f"{metric}_sd": mean_sd(list(vals.values()))["sd"],
-            f"{metric}_ci": [lo, hi],
+            f"{metric}_sd": mean_sd(list(vals.values()))["sd"], f"{metric}_ci": [lo, hi],
             "pooled_ci": True,
         },
         "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]},
@@ -662,12 +646,8 @@ def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=pri
         (lists / f"{s}_official.txt").write_text("\n".join(lines) + "\n")
     log(f"demo: caching {sum(DEMO_SPLITS.values())} images of {nih} at {size}² in {out}")
     return build_cache(
-        "nih",
-        nih,
-        out,
-        size=size,
-        split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS},
-        progress=False,
+        "nih", nih, out, size=size,
+        split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS}, progress=False,
     )
 
 # %% ../nbs/40_experiments.ipynb #d2972822
@@ -859,11 +839,7 @@ def results_figure(df: pd.DataFrame):
     label = df.experiment + " (" + df.metric + ")"
     fig.add_bar(y=label, x=num("ours"), orientation="h", name="ours (val-selected)", error_x=err)
     fig.add_scatter(
-        y=label,
-        x=num("paper"),
-        mode="markers",
-        marker_symbol="diamond",
-        marker_size=10,
+        y=label, x=num("paper"), mode="markers", marker_symbol="diamond", marker_size=10,
         name="paper",
     )
     fig.update_layout(xaxis_title="mAUC or accuracy (%)", height=120 + 28 * len(df),

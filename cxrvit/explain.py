@@ -48,10 +48,7 @@ def read_bbox_list(
             "'Image Index, Finding Label, Bbox [x,y,w,h]'"
         )
     df = pd.read_csv(
-        path,
-        header=None,
-        skiprows=1,
-        usecols=range(6),
+        path, header=None, skiprows=1, usecols=range(6),
         names=["image", "finding", "x", "y", "w", "h"],
     )
     df["finding"] = df["finding"].map(lambda s: BOX_ALIASES.get(s, s))
@@ -87,9 +84,7 @@ def eval_geometry(
     if width <= height:nw, nh = resize, int(resize * height / width)
     else: nw, nh = int(resize * width / height), resize
     return (
-        nw / width,
-        nh / height,
-        int(round((nw - img_size) / 2.0)),
+        nw / width, nh / height, int(round((nw - img_size) / 2.0)),
         int(round((nh - img_size) / 2.0)),
     )
 

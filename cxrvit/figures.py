@@ -29,8 +29,7 @@ def _arrays(y_true, y_score=None, labels=None):
         labels = labels or [c[2:] for c in df.columns if c.startswith("p_")]
         return (
             df[[f"y_{l}" for l in labels]].to_numpy(float),
-            df[[f"p_{l}" for l in labels]].to_numpy(float),
-            list(labels),
+            df[[f"p_{l}" for l in labels]].to_numpy(float), list(labels),
         )
     y, p, _, names = _prepare(y_true, y_score, None, labels)
     return y, p, names
@@ -51,20 +50,12 @@ def roc_figure(y_true,  # [N, K] labels, or a predictions table
         auc = per_class_auc(y[ok, k], p[ok, k])[0]
         fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{nm} ({auc:.3f})")
     fig.add_scatter(
-        x=[0, 1],
-        y=[0, 1],
-        mode="lines",
-        line=dict(dash="dot", color="grey"),
-        name="chance",
+        x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance",
         showlegend=False,
     )
     return fig.update_layout(
-        title=title,
-        xaxis_title="1 − specificity (FPR)",
-        yaxis_title="sensitivity (TPR)",
-        width=650,
-        height=550,
-        template="simple_white",
+        title=title, xaxis_title="1 − specificity (FPR)", yaxis_title="sensitivity (TPR)",
+        width=650, height=550, template="simple_white",
     ).update_yaxes(scaleanchor="x")
 
 # %% ../nbs/32_figures.ipynb #2d5548a0
@@ -87,10 +78,7 @@ def auc_ci_figure(
         paper = {"mAUC": paper} if not isinstance(paper, dict) else paper
         ks = [l for l in labels if l in paper]
         fig.add_scatter(
-            x=[paper[l] for l in ks],
-            y=ks,
-            mode="markers",
-            name="paper",
+            x=[paper[l] for l in ks], y=ks, mode="markers", name="paper",
             marker=dict(symbol="diamond", size=10),
         )
     return fig.update_layout(title=title, xaxis_title="ROC AUC", template="simple_white", width=650,
@@ -114,23 +102,15 @@ def reliability_figure(y_true,  # [N, K] labels (or a predictions table)
     for nm, yy, pp in curves:
         r = reliability_curve(yy, pp, n_bins)
         fig.add_scatter(
-            x=r["mean_prob"],
-            y=r["frac_pos"],
-            mode="lines+markers",
-            name=nm,
-            marker=dict(size=4 + 12 * np.sqrt(r["count"] / r["count"].max())),
-            text=r["count"],
+            x=r["mean_prob"], y=r["frac_pos"], mode="lines+markers", name=nm,
+            marker=dict(size=4 + 12 * np.sqrt(r["count"] / r["count"].max())), text=r["count"],
         )
     fig.add_scatter(
         x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), showlegend=False
     )
     return fig.update_layout(
-        title="Reliability",
-        xaxis_title="mean predicted probability",
-        yaxis_title="observed frequency",
-        template="simple_white",
-        width=550,
-        height=500,
+        title="Reliability", xaxis_title="mean predicted probability",
+        yaxis_title="observed frequency", template="simple_white", width=550, height=500,
     )
 
 # %% ../nbs/32_figures.ipynb #60a8ccf9
@@ -239,8 +219,7 @@ def attention_overlay(
         a = np.kron(attn[i], np.ones((H // attn.shape[1], W // attn.shape[2])))  # [H, W]
         fig.add_trace(_img_trace(ims[i], ims[i].min(), ims[i].max()), row=1, col=i + 1)
         fig.add_trace(
-            go.Heatmap(z=a[::-1], colorscale="Jet", opacity=opacity, showscale=False),
-            row=1,
+            go.Heatmap(z=a[::-1], colorscale="Jet", opacity=opacity, showscale=False), row=1,
             col=i + 1,
         )
     fig.update_xaxes(visible=False).update_yaxes(visible=False, scaleanchor="x")

@@ -45,15 +45,10 @@ def vit_from_state_dict(
     depth = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
     grid = int(round((sd["pos_embed"].shape[1] - 1) ** 0.5))
     m = VisionTransformer(
-        img_size=grid * P,
-        patch_size=P,
-        in_chans=C,
-        embed_dim=D,
-        depth=depth,
+        img_size=grid * P, patch_size=P, in_chans=C, embed_dim=D, depth=depth,
         num_heads=_HEADS.get(D, max(1, D // 64)),
         mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / D,
-        num_classes=sd["head.weight"].shape[0],
-        global_pool="fc_norm.weight" in sd,
+        num_classes=sd["head.weight"].shape[0], global_pool="fc_norm.weight" in sd,
     )
     check_keys(m, sd)
     m.load_state_dict(sd)
@@ -190,8 +185,7 @@ def predict_images(p: Predictor, paths: Sequence[Path],
     secs = time.perf_counter() - t0
     df = pd.DataFrame(
         {
-            "path": [str(x) for x in paths],
-            "status": ["failed" if e else "ok" for e in err],
+            "path": [str(x) for x in paths], "status": ["failed" if e else "ok" for e in err],
             "error": err,
         }
     )
@@ -232,9 +226,7 @@ def make_heatmaps(p: Predictor, res: PredictResult, out: Path, device: str | tor
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     hm: dict = {}
     for s in tqdm(
-        range(0, len(pairs), batch_size),
-        desc="heat maps",
-        disable=not progress or not pairs,
+        range(0, len(pairs), batch_size), desc="heat maps", disable=not progress or not pairs,
         file=sys.stderr,
     ):
         chunk = pairs[s:s + batch_size]
@@ -351,12 +343,8 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
 
 # %% ../nbs/35_predict.ipynb #714baa1a
 def predict_speed(
-    model_name: str = "vit_small_patch16",
-    img_size: int = 224,
-    n: int = 32,
-    batch_size: int = 16,
-    device: str = "cpu",
-    **model_kw,
+    model_name: str = "vit_small_patch16", img_size: int = 224, n: int = 32, batch_size: int = 16,
+    device: str = "cpu", **model_kw,
 ) -> float:
     "Images per second of `predict_images` on n synthetic 512² PNGs (decode + transform + forward)."
     import tempfile
@@ -369,10 +357,7 @@ def predict_speed(
         Image.fromarray(render(0, i + 1, 0, 0, 512)).save(paths[-1])
     m = create_model(model_name, num_classes=14, img_size=img_size, **model_kw)
     res = predict_images(
-        Predictor(m.eval(), img_size, [f"c{k}" for k in range(14)]),
-        paths,
-        device,
-        batch_size,
+        Predictor(m.eval(), img_size, [f"c{k}" for k in range(14)]), paths, device, batch_size,
         False,
     )
     return len(paths) / res.seconds

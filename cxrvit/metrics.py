@@ -166,11 +166,8 @@ def bootstrap_aucs(
         raise ValueError(f"counts has {counts.shape[1]} patients, the data {P}")
     cols = [
         _weighted_auc_class(
-            s[:, k],
-            np.flatnonzero(use[:, k] & (y[:, k] == 1)),
-            np.flatnonzero(use[:, k] & (y[:, k] == 0)),
-            codes,
-            counts,
+            s[:, k], np.flatnonzero(use[:, k] & (y[:, k] == 1)),
+            np.flatnonzero(use[:, k] & (y[:, k] == 0)), codes, counts,
         )
         for k in range(y.shape[1])
     ]
@@ -206,14 +203,11 @@ class AUCResult:
         "JSON-able summary (NaN → None)."
         f = lambda v: None if v is None or np.isnan(v) else float(v)
         return {
-            "mauc": f(self.mauc),
-            "mauc_ci": [f(v) for v in self.mauc_ci],
+            "mauc": f(self.mauc), "mauc_ci": [f(v) for v in self.mauc_ci],
             "auc": {l: f(a) for l, a in zip(self.labels, self.auc)},
             "auc_ci": {l: [f(c[0]), f(c[1])] for l, c in zip(self.labels, self.auc_ci)},
-            "nan_classes": self.nan_classes,
-            "n_images": int(self.n_images),
-            "n_patients": int(self.n_patients),
-            "n_boot": int(self.boot.shape[0]),
+            "nan_classes": self.nan_classes, "n_images": int(self.n_images),
+            "n_patients": int(self.n_patients), "n_boot": int(self.boot.shape[0]),
             "level": self.level,
         }
 
@@ -313,13 +307,9 @@ def paired_bootstrap(y_true, score_a, score_b,  # [N, K] labels and the two mode
     per[["ci_lo", "ci_hi"]] = _pct_ci(ba - bb, level)
     per["p"] = _boot_p(ba - bb)
     return {
-        "per_class": per,
-        "mauc_a": mauc(aa[ok]),
-        "mauc_b": mauc(ab[ok]),
-        "mauc_diff": mauc(aa[ok]) - mauc(ab[ok]),
-        "mauc_diff_ci": tuple(_pct_ci(dm, level)),
-        "p": float(_boot_p(dm[:, None])[0]),
-        "n_boot": n_boot,
+        "per_class": per, "mauc_a": mauc(aa[ok]), "mauc_b": mauc(ab[ok]),
+        "mauc_diff": mauc(aa[ok]) - mauc(ab[ok]), "mauc_diff_ci": tuple(_pct_ci(dm, level)),
+        "p": float(_boot_p(dm[:, None])[0]), "n_boot": n_boot,
     }
 
 # %% ../nbs/19_metrics.ipynb #baffcb42
@@ -385,8 +375,7 @@ def mean_sd(values,  # a number per run (NaN = missing run value, skipped)
     v = v[~np.isnan(v)]
     return {
         "mean": float(v.mean()) if len(v) else math.nan,
-        "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
-        "n": int(len(v)),
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan, "n": int(len(v)),
     }
 
 # %% ../nbs/19_metrics.ipynb #9b2d9bc4
@@ -501,16 +490,14 @@ def multiclass_report(y_true,  # [N] integer class of each image (or one-hot [N,
     with np.errstate(invalid="ignore", divide="ignore"):
         per = pd.DataFrame(
             {
-                "sensitivity": np.diag(cm) / cm.sum(1),
-                "ppv": np.diag(cm) / cm.sum(0),
+                "sensitivity": np.diag(cm) / cm.sum(1), "ppv": np.diag(cm) / cm.sum(0),
                 "support": cm.sum(1),
             },
             index=names,
         )
     return {
         "accuracy": float((pred == t).mean()),
-        "confusion": pd.DataFrame(cm, index=names, columns=names),
-        "per_class": per,
+        "confusion": pd.DataFrame(cm, index=names, columns=names), "per_class": per,
     }
 
 # %% ../nbs/19_metrics.ipynb #56b99cba

@@ -35,40 +35,22 @@ def _paper_table() -> pd.DataFrame:
     "All published numbers, one row per (setting, task, metric)."
     r = [
         dict(
-            key=k,
-            model=m,
-            pretrain_data=d,
-            method=me,
-            task="NIH ChestX-ray14",
-            metric="mAUC",
-            value=v,
-            source=_SRC1,
+            key=k, model=m, pretrain_data=d, method=me, task="NIH ChestX-ray14", metric="mAUC",
+            value=v, source=_SRC1,
         )
         for k, m, d, me, v in _T1
     ]
     for k, m, d, me, chx, cov in _T2:
         r.append(
             dict(
-                key=k,
-                model=m,
-                pretrain_data=d,
-                method=me,
-                task="CheXpert",
-                metric="mAUC",
-                value=chx,
-                source=_SRC2,
+                key=k, model=m, pretrain_data=d, method=me, task="CheXpert", metric="mAUC",
+                value=chx, source=_SRC2,
             )
         )
         r.append(
             dict(
-                key=k,
-                model=m,
-                pretrain_data=d,
-                method=me,
-                task="COVIDx",
-                metric="accuracy",
-                value=cov,
-                source=_SRC2,
+                key=k, model=m, pretrain_data=d, method=me, task="COVIDx", metric="accuracy",
+                value=cov, source=_SRC2,
             )
         )
     df = pd.DataFrame(r)
@@ -128,18 +110,11 @@ def compare_to_paper(
         v, lo, hi = _ours(run_summary, r["metric"])
         out.append(
             dict(
-                setting=r["key"],
-                task=r["task"],
-                metric=r["metric"],
-                ours=v,
-                ci_lo=lo,
-                ci_hi=hi,
-                paper=r["value"],
-                delta=None if v is None else v - r["value"],
+                setting=r["key"], task=r["task"], metric=r["metric"], ours=v, ci_lo=lo, ci_hi=hi,
+                paper=r["value"], delta=None if v is None else v - r["value"],
                 paper_in_ci=None if lo is None or hi is None else bool(lo <= r["value"] <= hi),
                 protocol=protocol if protocol == "val-selected" else PAPER_PROTOCOL,
-                paper_protocol=PAPER_PROTOCOL,
-                source=r["source"],
+                paper_protocol=PAPER_PROTOCOL, source=r["source"],
             )
         )
     return pd.DataFrame(out)

@@ -98,16 +98,13 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
                   data_root=None, roots: dict | None = None, run_dir: str | Path = "runs/pretrain",
                   device: str | None = None, resume: str | None = "auto", smoke: bool = False,
                   synth_n: int = 384, synth_size: int = 64) -> dict:
-    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics, data and figures."
+    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics, data, figures."
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
     moco = isinstance(r, MocoRecipe)
     ds = pretrain_data(
-        r,
-        home,
-        corpus if home.home is not None or smoke else "nih",
-        smoke_n=SMOKE_N if smoke else None,
-        transform=moco_transform(r) if moco else None,
+        r, home, corpus if home.home is not None or smoke else "nih",
+        smoke_n=SMOKE_N if smoke else None, transform=moco_transform(r) if moco else None,
     )
     data = _data_record(run_dir, home, r, train=ds)
     res = (moco_pretrain if moco else pretrain)(r, ds, run_dir, device=device, resume=resume)
@@ -116,17 +113,11 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
     )
     m = {
         "pretrain": {
-            "recipe": r.name,
-            "method": "MoCo v2" if moco else "MAE",
-            "epochs": res["epochs_done"],
-            "steps": res["global_step"],
-            "loss_by_epoch": res["epoch_loss"],
-            "final_loss": (res["epoch_loss"] or [None])[-1],
-            "checkpoint": res["checkpoint"],
-            "n_images": len(ds),
-            "mask_ratio": getattr(r, "mask_ratio", None),
-            "rrc_scale": list(r.rrc_scale),
-            "corpus": corpus,
+            "recipe": r.name, "method": "MoCo v2" if moco else "MAE", "epochs": res["epochs_done"],
+            "steps": res["global_step"], "loss_by_epoch": res["epoch_loss"],
+            "final_loss": (res["epoch_loss"] or [None])[-1], "checkpoint": res["checkpoint"],
+            "n_images": len(ds), "mask_ratio": getattr(r, "mask_ratio", None),
+            "rrc_scale": list(r.rrc_scale), "corpus": corpus,
         },
         "data": data,
         "smoke": smoke,
@@ -146,9 +137,7 @@ def reconstruction_figure(recipe, ds, run_dir: Path, n: int = 4) -> dict:
     _, pred, mask = model.eval()(imgs, mask_ratio=recipe.mask_ratio)
     masked, _, pasted = reconstruct(model, imgs, pred, mask)
     np.savez_compressed(
-        run_dir / "reconstructions.npz",
-        original=imgs.numpy(),
-        masked=masked.numpy(),
+        run_dir / "reconstructions.npz", original=imgs.numpy(), masked=masked.numpy(),
         pasted=pasted.numpy(),
     )
     fig = reconstruction_grid(imgs.numpy(), masked.numpy(), pasted.numpy())
@@ -156,19 +145,10 @@ def reconstruction_figure(recipe, ds, run_dir: Path, n: int = 4) -> dict:
 
 # %% ../nbs/38_steps.ipynb #7229670c
 def classifier_step(
-    recipe: str,
-    overrides: list[str] | None = None,
-    init: str | None = None,
-    dataset: str = "nih",
-    kind: str = "finetune",
-    data_root=None,
-    roots: dict | None = None,
-    run_dir: str | Path = "runs/finetune",
-    device: str | None = None,
-    resume: str | None = "auto",
-    smoke: bool = False,
-    synth_n: int = 384,
-    synth_size: int = 64,
+    recipe: str, overrides: list[str] | None = None, init: str | None = None, dataset: str = "nih",
+    kind: str = "finetune", data_root=None, roots: dict | None = None,
+    run_dir: str | Path = "runs/finetune", device: str | None = None, resume: str | None = "auto",
+    smoke: bool = False, synth_n: int = 384, synth_size: int = 64,
 ) -> dict:
     """Run one fine-tuning (or linear-probe) step; write metrics.json and data.json; return the
     metrics."""
@@ -181,20 +161,11 @@ def classifier_step(
     res = job(r, tr, va, te, run_dir, init=init, device=device, resume=resume)
     metric = headline_metric(r)
     m = {
-        "selection": res.get("selection"),
-        "best_epoch": res.get("best_epoch"),
-        "metric": metric,
-        "val": {metric: res.get(f"val_{metric}")},
-        "test": {metric: res.get(f"test_{metric}")},
-        "paper_protocol": res.get("paper_protocol"),
-        "init": init,
-        "recipe": r.name,
-        "dataset": dataset,
-        "label_fraction": getattr(r, "label_fraction", 1.0),
-        "seed": r.seed,
-        "data": data,
-        "smoke": smoke,
-        "checkpoint_best": res.get("checkpoint_best"),
+        "selection": res.get("selection"), "best_epoch": res.get("best_epoch"), "metric": metric,
+        "val": {metric: res.get(f"val_{metric}")}, "test": {metric: res.get(f"test_{metric}")},
+        "paper_protocol": res.get("paper_protocol"), "init": init, "recipe": r.name,
+        "dataset": dataset, "label_fraction": getattr(r, "label_fraction", 1.0), "seed": r.seed,
+        "data": data, "smoke": smoke, "checkpoint_best": res.get("checkpoint_best"),
     }
     write_json(run_dir / "metrics.json", m)
     return m
@@ -236,17 +207,9 @@ def _load_classifier(run: Path):
 
 # %% ../nbs/38_steps.ipynb #a0f4ad2f
 def evaluate_step(
-    finetune_dir: str | Path,
-    dataset: str = "nih",
-    data_root=None,
-    roots: dict | None = None,
-    run_dir: str | Path = "runs/evaluate",
-    device: str | None = None,
-    smoke: bool = False,
-    synth_n: int = 384,
-    synth_size: int = 64,
-    n_boot: int = 1000,
-    paper_key: str | None = None,
+    finetune_dir: str | Path, dataset: str = "nih", data_root=None, roots: dict | None = None,
+    run_dir: str | Path = "runs/evaluate", device: str | None = None, smoke: bool = False,
+    synth_n: int = 384, synth_size: int = 64, n_boot: int = 1000, paper_key: str | None = None,
 ) -> Evaluation:
     """Score the selected model of a training run on val and test; write predictions and
     metrics.json."""
@@ -254,10 +217,7 @@ def evaluate_step(
     r, model, ck = _load_classifier(run)
     kind = "linprobe" if isinstance(r, LinprobeRecipe) else "finetune"
     _, va, te = classifier_data(
-        r,
-        step_home(data_root, roots, smoke, synth_n, synth_size),
-        dataset,
-        kind,
+        r, step_home(data_root, roots, smoke, synth_n, synth_size), dataset, kind,
         smoke_n=SMOKE_N if smoke else None,
     )
     multi, act = r.loss == "ce", "softmax" if r.loss == "ce" else "sigmoid"
@@ -286,8 +246,7 @@ def _tables_figures(
     tables = {
         "auc": pd.DataFrame(
             {
-                "AUC": s["auc"],
-                "CI low": {k: v[0] for k, v in s["auc_ci"].items()},
+                "AUC": s["auc"], "CI low": {k: v[0] for k, v in s["auc_ci"].items()},
                 "CI high": {k: v[1] for k, v in s["auc_ci"].items()},
             }
         ).round(3)
@@ -318,17 +277,10 @@ def _eval_metrics(
         else None
     )
     return {
-        **ev.summaries,
-        "metric": metric,
-        "dataset": dataset,
-        "selection": res.get("selection"),
-        "best_epoch": ck["epoch"],
-        "paper_protocol": res.get("paper_protocol"),
-        "recipe": r.name,
-        "seed": r.seed,
-        "label_fraction": getattr(r, "label_fraction", 1.0),
-        "finetune_dir": str(run),
-        "smoke": smoke,
+        **ev.summaries, "metric": metric, "dataset": dataset, "selection": res.get("selection"),
+        "best_epoch": ck["epoch"], "paper_protocol": res.get("paper_protocol"), "recipe": r.name,
+        "seed": r.seed, "label_fraction": getattr(r, "label_fraction", 1.0),
+        "finetune_dir": str(run), "smoke": smoke,
         "paper": None if cmp is None else cmp.to_dict(orient="records"),
         "predictions": {s: str(run_dir / f"predictions_{s}.csv.gz") for s in ev.summaries},
     }
@@ -412,8 +364,7 @@ def report_step(
     if paper_key: tables["paper"] = compare_to_paper(summ[main][split], paper_key)
     figs = {
         "auc_ci": auc_ci_figure(summ[main][split], name=main),
-        "roc": roc_figure(preds[main][split]),
-        **_pretrain_figures(pretrain_dir),
+        "roc": roc_figure(preds[main][split]), **_pretrain_figures(pretrain_dir),
     }
     metrics = _report_metrics(summ, main, runs, comps)
     write_json(run_dir / "metrics.json", metrics)
@@ -424,11 +375,9 @@ def _mauc_table(summ: dict, split: str) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "run": label,
-                f"{split} mAUC": s[split]["mauc"],
+                "run": label, f"{split} mAUC": s[split]["mauc"],
                 "95% CI": f"{s[split]['mauc_ci'][0]:.3f}–{s[split]['mauc_ci'][1]:.3f}",
-                "val mAUC": s.get("val", {}).get("mauc"),
-                "images": s[split]["n_images"],
+                "val mAUC": s.get("val", {}).get("mauc"), "images": s[split]["n_images"],
                 "patients": s[split]["n_patients"],
             }
             for label, s in summ.items()
