@@ -18,7 +18,8 @@ def _kv(items: list[str] | None, what: str) -> dict:
     out = {}
     for it in items or []:
         if "=" not in it: raise ValueError(f"{what} expects KEY=VALUE, got {it!r}")
-        k, v = it.split("=", 1); out[k] = v
+        k, v = it.split("=", 1)
+        out[k] = v
     return out
 
 # %% ../nbs/90_cli.ipynb #d60bb4b7
@@ -26,31 +27,44 @@ def _sets(items: list[str] | None) -> dict:
     "--set KEY=VALUE (every step) / STEP.KEY=VALUE (one step) as a dict."
     return _kv(items, "--set")
 
+def _list_experiments(reg: dict, runs) -> int:
+    "cxrvit run --list: one line per experiment (title, paper value, data it reads, inputs)."
+    from cxrvit.experiments import plan
+    import pandas as pd
+    pl = plan(list(reg.values()), runs)
+    data = pl.groupby("experiment")["data"].apply(
+        lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w})))
+    df = pd.DataFrame([{"experiment": e.name, "title": e.title,
+                        "paper": (e.paper or {}).get("value"), "data": data.get(e.name, ""),
+                        "needs": ", ".join(e.needs)} for e in reg.values()])
+    with pd.option_context("display.width", 250, "display.max_colwidth", 70):
+        print(df.to_string(index=False))
+    return 0
+
 def cmd_run(a):
     "cxrvit run: run (or list, or dry-run) experiments of the registry through papermill."
     from cxrvit.experiments import load_registry, select, plan, run_batch
     import pandas as pd
     reg = load_registry()
     if getattr(a, "status", False): return _run_status(a)
-    if a.list or not a.experiment:
-        pl = plan(list(reg.values()), a.runs)
-        data = pl.groupby("experiment")["data"].apply(lambda d: ", ".join(sorted({w.split()[0] for x in d for w in x.split(", ") if w})))
-        df = pd.DataFrame([{"experiment": e.name, "title": e.title, "paper": (e.paper or {}).get("value"),
-                            "data": data.get(e.name, ""), "needs": ", ".join(e.needs)} for e in reg.values()])
-        with pd.option_context("display.width", 250, "display.max_colwidth", 70): print(df.to_string(index=False))
-        return 0
+    if a.list or not a.experiment: return _list_experiments(reg, a.runs)
     exps = select(reg, a.experiment)
-    kw = dict(data_root=a.data_root, roots=_kv(a.root, "--root") or None, smoke=a.smoke, sets=_sets(a.set) or None)
+    kw = dict(data_root=a.data_root, roots=_kv(a.root, "--root") or None, smoke=a.smoke,
+              sets=_sets(a.set) or None)
     if a.dry_run:
-        cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init", "needs", "shared", "status"]
+        cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init",
+                "needs", "shared", "status"]
+        pl = plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols]
         with pd.option_context("display.width", 250, "display.max_colwidth", 60):
-            print(plan(exps, a.runs, inputs=_kv(a.input, "--input"), **kw)[cols].to_string(index=False))
+            print(pl.to_string(index=False))
         if getattr(a, "launcher", "inline") == "slurm": _dry_run_slurm(a, exps, kw)
         return 0
     if getattr(a, "launcher", "inline") != "inline": return _run_launched(a, exps, kw)
-    df = run_batch(exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"), progress=True, **kw)
+    df = run_batch(exps, runs_root=a.runs, device=a.device, inputs=_kv(a.input, "--input"),
+                   progress=True, **kw)
     return 1 if (df.status == "failed").any() else 0
 
+# %% ../nbs/90_cli.ipynb #677f296c
 def cmd_results(a):
     "cxrvit results: every finished run in one table (and an HTML figure) beside the paper."
     from cxrvit.core import project_root
@@ -58,16 +72,21 @@ def cmd_results(a):
     runs = Path(a.runs) if a.runs else project_root() / "runs"
     df = collect_results(runs / "smoke" if a.smoke else runs, load_registry())
     if not a.smoke: df = df[~df.smoke.astype(bool)]
-    if df.empty: print(f"no finished experiments under {runs / 'smoke' if a.smoke else runs}"); return 0
+    if df.empty:
+        print(f"no finished experiments under {runs / 'smoke' if a.smoke else runs}")
+        return 0
     import pandas as pd
     with pd.option_context("display.width", 250, "display.max_colwidth", 40):
         print(df.drop(columns=["title"]).to_string(index=False))
     if a.out:
-        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "results.csv", index=False); results_figure(df).write_html(out / "results.html", include_plotlyjs="cdn")
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out / "results.csv", index=False)
+        results_figure(df).write_html(out / "results.html", include_plotlyjs="cdn")
         print(f"wrote {out / 'results.csv'} and {out / 'results.html'}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #796cdbfb
 def cmd_demo(a):
     "cxrvit demo: the whole method end to end on the CPU (synthetic data unless --data-root)."
     from cxrvit.experiments import run_demo
@@ -93,8 +112,10 @@ def _run_status(a) -> int:
     from cxrvit.launch import job_status, jobs_file
     df = job_status(_runs_root(a))
     if df.empty:
-        print(f"no jobs submitted from {_runs_root(a)} (no {jobs_file(_runs_root(a))})"); return 0
-    print(df.to_string(index=False)); return 0
+        print(f"no jobs submitted from {_runs_root(a)} (no {jobs_file(_runs_root(a))})")
+        return 0
+    print(df.to_string(index=False))
+    return 0
 
 def _dry_run_slurm(a, exps, kw) -> None:
     "The sbatch script of every job `--launcher slurm` would submit."
@@ -122,50 +143,71 @@ def cmd_verify(a):
     from cxrvit.core import runs_home
     from cxrvit.data import verify_data
     a.out_dir = a.out_dir or runs_home() / "verify-data"
-    rep = verify_data(a.dataset, a.root, out_dir=a.out_dir, workers=a.workers, check_images=not a.no_check_images,
-                      strict_splits=a.strict_splits)
-    print(f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — {len(rep['errors'])} error(s), "
-          f"{len(rep['warnings'])} warning(s); counts {rep['counts']}")
+    rep = verify_data(
+        a.dataset, a.root, out_dir=a.out_dir, workers=a.workers, check_images=not a.no_check_images,
+        strict_splits=a.strict_splits,
+    )
+    print(
+        f"verify-data {a.dataset} {a.root}: {'OK' if rep['ok'] else 'FAILED'} — "
+        f"{len(rep['errors'])} error(s), "
+        f"{len(rep['warnings'])} warning(s); counts {rep['counts']}"
+    )
     for e in rep["errors"][:10]: print(f"  error {e['code']}: {e['file']}: {e['message']}")
     if len(rep["errors"]) > 10: print(f"  … {len(rep['errors']) - 10} more errors")
     if rep["warnings"]:
-        print("  warnings: " + ", ".join(f"{n} {c}" for c, n in Counter(w["code"] for w in rep["warnings"]).items()))
-        for w in list({w["code"]: w for w in reversed(rep["warnings"])}.values())[::-1][:10]:  # first of each code
+        print(
+            "  warnings: "
+            + ", ".join(f"{n} {c}" for c, n in Counter(w["code"] for w in rep["warnings"]).items())
+        )
+        # first of each code
+        for w in list({w["code"]: w for w in reversed(rep["warnings"])}.values())[::-1][:10]:
             print(f"  warning {w['code']}: {w['file']}: {w['message']}")
     stem = Path(a.out_dir) / f"verify_{a.dataset}"
     print(f"reports: {stem.with_suffix('.json')} {stem.with_suffix('.md')}")
     return 0 if rep["ok"] else 1
 
+# %% ../nbs/90_cli.ipynb #09a711f5
 def cmd_cache(a):
     "cxrvit cache build: pre-resized uint8 cache of a dataset."
     from cxrvit.cache import build_cache
-    size = a.size[0] if len(a.size) == 1 else a.size  # several sizes: one pass, one cache each in OUT/<size>
+    # several sizes: one pass, one cache each in OUT/<size>
+    size = a.size[0] if len(a.size) == 1 else a.size
     out = build_cache(a.dataset, a.root, a.out, size=size, workers=a.workers)
-    print(f"cache ready: {out}"); return 0
+    print(f"cache ready: {out}")
+    return 0
 
+# %% ../nbs/90_cli.ipynb #da54a5c9
 def cmd_synth(a):
     "cxrvit synth: write the synthetic chest X-ray dataset in NIH's format."
     from cxrvit.synth import make_synthetic_nih
     out = make_synthetic_nih(a.out, n=a.n, size=a.size, seed=a.seed, workers=a.workers)
-    print(f"synthetic NIH-format dataset: {out}"); return 0
+    print(f"synthetic NIH-format dataset: {out}")
+    return 0
 
 # %% ../nbs/90_cli.ipynb #d1518932
 def cmd_train(a):
     "cxrvit pretrain|finetune|linprobe: one training job from a named recipe."
     from cxrvit import finetune, linprobe, moco, pretrain
-    fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli, "linprobe": linprobe.run_linprobe_cli}[a.cmd]
-    kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir, resume=a.resume,
-              device=a.device, n_synthetic=a.n_synthetic, roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
+    fn = {"pretrain": pretrain.run_pretrain_cli, "finetune": finetune.run_finetune_cli,
+          "linprobe": linprobe.run_linprobe_cli}[a.cmd]
+    kw = dict(recipe_name=a.recipe, overrides=a.set or [], data_root=a.data_root, run_dir=a.run_dir,
+              resume=a.resume, device=a.device, n_synthetic=a.n_synthetic,
+              roots=_kv(a.root, "--root") or None, overwrite=a.overwrite,
               allow_leakage=a.allow_leakage, save_every_minutes=a.save_every_minutes or None)
-    if a.cmd == "pretrain": kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus, **moco.moco_job(a.recipe))
+    if a.cmd == "pretrain":
+        kw.update(chexpert_root=a.chexpert_root, mimic_root=a.mimic_root, corpus=a.corpus,
+                  **moco.moco_job(a.recipe))
     else: kw.update(init=a.init, dataset=a.dataset)
     try: res = fn(**kw)
     finally:
         import torch.distributed as dist
-        if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()  # a clean exit under torchrun
-    if int(__import__("os").environ.get("RANK", 0)) == 0: print(json.dumps(res, indent=1, default=str))
+        # a clean exit under torchrun
+        if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+    if int(__import__("os").environ.get("RANK", 0)) == 0:
+        print(json.dumps(res, indent=1, default=str))
     return 0
 
+# %% ../nbs/90_cli.ipynb #2815c2d0
 def cmd_recipes(a):
     "cxrvit recipes: list the named recipes (or show one)."
     from cxrvit.recipes import RECIPES, get_recipe
@@ -177,8 +219,10 @@ def cmd_recipes(a):
 def cmd_models(a):
     "cxrvit models: the registered model names."
     from cxrvit.models import list_models
-    print("\n".join(list_models(a.kind))); return 0
+    print("\n".join(list_models(a.kind)))
+    return 0
 
+# %% ../nbs/90_cli.ipynb #e8ae459b
 def cmd_inspect(a):
     "cxrvit inspect-checkpoint: keys and shapes of a checkpoint, loaded safely (no code runs)."
     from cxrvit.checkpoint import extract_state_dict, safe_load
@@ -189,147 +233,271 @@ def cmd_inspect(a):
     for k, v in list(sd.items())[: a.n]: print(f"  {k} {tuple(v.shape)}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #876d09bc
 def cmd_export(a):
     "cxrvit export-safetensors: a checkpoint's weights as a .safetensors file."
     from cxrvit.checkpoint import export_safetensors, extract_state_dict
-    print(export_safetensors(extract_state_dict(a.checkpoint), a.out, {"source": str(a.checkpoint)})); return 0
+    print(
+        export_safetensors(extract_state_dict(a.checkpoint), a.out, {"source": str(a.checkpoint)})
+    )
+    return 0
 
+# %% ../nbs/90_cli.ipynb #7fe8b585
 def cmd_compare(a):
     "cxrvit compare: two prediction tables on the same images, paired patient bootstrap + DeLong."
     from cxrvit.evaluate import compare_predictions, load_predictions
-    c = compare_predictions(load_predictions(a.a), load_predictions(a.b), n_boot=a.n_boot, seed=a.seed)
+    c = compare_predictions(
+        load_predictions(a.a), load_predictions(a.b), n_boot=a.n_boot, seed=a.seed
+    )
     lo, hi = c["mauc_diff_ci"]
-    print(f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})")
-    print(c["per_class"].round(4).to_string()); return 0
+    print(
+        f"mAUC a {c['mauc_a']:.4f}, b {c['mauc_b']:.4f}, a − b {c['mauc_diff']:+.4f} (95% CI "
+        f"{lo:+.4f} to {hi:+.4f}, p = {c['p']:.4f})"
+    )
+    print(c["per_class"].round(4).to_string())
+    return 0
 
 # %% ../nbs/90_cli.ipynb #555326d3
 def cmd_explain_eval(a):
     "cxrvit explain-eval: score a run's heat maps against the root's boxes, beside a centre prior."
     from cxrvit.explain import explain_eval
-    r = explain_eval(a.run, a.data_root, a.method, a.out, boxes=a.boxes, frame=a.box_frame, device=a.device,
-                     batch_size=a.batch_size, n_boot=a.n_boot)
-    print(f"{r['boxes_scored']} boxes on {r['images']} images; pointing game: " +
-          ", ".join(f"{m} {v:.3f}" for m, v in r["pointing"].items()) + f"; wrote {r['out']}/explain.json, explain.csv")
+    r = explain_eval(
+        a.run, a.data_root, a.method, a.out, boxes=a.boxes, frame=a.box_frame, device=a.device,
+        batch_size=a.batch_size, n_boot=a.n_boot,
+    )
+    print(
+        f"{r['boxes_scored']} boxes on {r['images']} images; pointing game: "
+        + ", ".join(f"{m} {v:.3f}" for m, v in r["pointing"].items())
+        + f"; wrote {r['out']}/explain.json, explain.csv"
+    )
     return 0
 
 def _add_explain_eval_parser(sub):
-    p = sub.add_parser("explain-eval", help="score Grad-CAM / attention maps against bounding boxes")
-    p.add_argument("--run", required=True, help="fine-tune run folder (its checkpoint-best.pth) or a checkpoint")
-    p.add_argument("--data-root", required=True, help="NIH-format root with the images and BBox_List_2017.csv")
+    p = sub.add_parser(
+        "explain-eval", help="score Grad-CAM / attention maps against bounding boxes"
+    )
+    p.add_argument(
+        "--run", required=True,
+        help="fine-tune run folder (its checkpoint-best.pth) or a checkpoint",
+    )
+    p.add_argument(
+        "--data-root", required=True, help="NIH-format root with the images and BBox_List_2017.csv"
+    )
     p.add_argument("--method", default="gradcam", choices=["gradcam", "rollout", "attention"])
     p.add_argument("--out", help="output folder (default RUN/explain-METHOD)")
     p.add_argument("--boxes", help="box list (default DATA_ROOT/BBox_List_2017.csv[.gz])")
-    p.add_argument("--box-frame", type=int, help="side of the boxes' frame (default: auto, 1024 for NIH)")
-    p.add_argument("--device"); p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--n-boot", type=int, default=1000, help="patient-bootstrap resamples for the CIs")
+    p.add_argument(
+        "--box-frame", type=int, help="side of the boxes' frame (default: auto, 1024 for NIH)"
+    )
+    p.add_argument("--device")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--n-boot", type=int, default=1000, help="patient-bootstrap resamples for the CIs"
+    )
     p.set_defaults(fn=cmd_explain_eval)
 
 # %% ../nbs/90_cli.ipynb #ebc8af3b
 def cmd_predict(a):
-    "cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if any file failed."
+    """cxrvit predict: probabilities, heat maps and a gallery for image files/folders; exit 3 if
+    any file failed."""
     from cxrvit.infer import EXIT_SOME_FAILED, run_predict
-    res = run_predict(a.weights, a.inputs, a.out, device=a.device, batch_size=a.batch_size, heatmaps=a.heatmaps,
-                      min_prob=a.min_prob, progress=not a.quiet)
+    res = run_predict(
+        a.weights, a.inputs, a.out, device=a.device, batch_size=a.batch_size, heatmaps=a.heatmaps,
+        min_prob=a.min_prob, progress=not a.quiet,
+    )
     n_bad = len(res.failed)
-    print(f"{len(res.table) - n_bad} of {len(res.table)} images predicted; wrote {a.out}/predictions.csv, index.html"
-          + (f"; {n_bad} failed, listed in {a.out}/failures.csv" if n_bad else ""))
+    print(
+        f"{len(res.table) - n_bad} of {len(res.table)} images predicted; wrote "
+        f"{a.out}/predictions.csv, index.html"
+        + (f"; {n_bad} failed, listed in {a.out}/failures.csv" if n_bad else "")
+    )
     return EXIT_SOME_FAILED if n_bad else 0
 
 def _add_predict_parser(sub):
-    p = sub.add_parser("predict", help="run a checkpoint on your own PNG/JPEG/DICOM files",
-                       description="Exit codes: 0 all images predicted, 3 some could not be read (see failures.csv), "
-                                   "2 bad arguments.")
-    p.add_argument("--weights", required=True, help="cxrvit checkpoint or a released fine-tuned ViT checkpoint")
+    p = sub.add_parser(
+        "predict",
+        help="run a checkpoint on your own PNG/JPEG/DICOM files",
+        description="Exit codes: 0 all images predicted, 3 some could not be read (see "
+                    "failures.csv), "
+        "2 bad arguments.",
+    )
+    p.add_argument(
+        "--weights", required=True, help="cxrvit checkpoint or a released fine-tuned ViT checkpoint"
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output folder (must not hold a predictions.csv)")
-    p.add_argument("--device"); p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device")
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--heatmaps", action=argparse.BooleanOptionalAction, default=True,
                    help="Grad-CAM PNG per image and finding at or above threshold")
-    p.add_argument("--min-prob", type=float, default=0.5, help="heat-map threshold where the checkpoint has none")
-    p.add_argument("--quiet", action="store_true", help="no progress bar"); p.set_defaults(fn=cmd_predict)
+    p.add_argument(
+        "--min-prob", type=float, default=0.5,
+        help="heat-map threshold where the checkpoint has none",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_predict)
 
 # %% ../nbs/90_cli.ipynb #10230462
 def _train_parser(sub, name, help):
     p = sub.add_parser(name, help=help)
-    p.add_argument("--recipe", required=True, help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)")
+    p.add_argument("--recipe", required=True,
+                   help="recipe name, e.g. PRETRAIN_VIT_S (see `cxrvit recipes`)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override recipe fields")
-    p.add_argument("--data-root", help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
+    p.add_argument("--data-root",
+                   help="data home (folders nih/, chexpert/, mimic_cxr/, covidx/) or one dataset's "
                    "root; default: the synthetic dataset")
-    p.add_argument("--root", nargs="*", metavar="NAME=PATH", help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small")
-    p.add_argument("--run-dir", help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH",
+                   help="a dataset's root, e.g. chexpert=/data/CheXpert-v1.0-small")
+    p.add_argument("--run-dir",
+                   help="output folder; default ./runs/<recipe> (or $CXRVIT_HOME/<recipe>)")
     p.add_argument("--resume", default=None, help='"auto" or a checkpoint path')
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --run-dir (deletes only its run files)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in --run-dir (deletes only its run files)")
     p.add_argument("--allow-leakage", action="store_true",
-                   help="train despite duplicate images / patients in two splits (recorded in config.json)")
-    p.add_argument("--save-every-minutes", type=float, default=30.0, help="also save checkpoint-last.pth this often (0 = off)")
+                   help="train despite duplicate images / patients in two splits "
+                   "(recorded in config.json)")
+    p.add_argument("--save-every-minutes", type=float, default=30.0,
+                   help="also save checkpoint-last.pth this often (0 = off)")
     p.add_argument("--device", help="cuda, cpu, …; default: best available")
-    p.add_argument("--n-synthetic", type=int, default=512, help="images of the synthetic dataset when --data-root is not given")
+    p.add_argument("--n-synthetic", type=int, default=512,
+                   help="images of the synthetic dataset when --data-root is not given")
     if name == "pretrain":
         p.add_argument("--corpus", choices=["nih", "xray_0.3m", "xray_0.5m"],
-                       help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S corpus), xray_0.5m (+ MIMIC)")
-        p.add_argument("--chexpert-root", help="same as --root chexpert=PATH (and --corpus xray_0.3m)")
-        p.add_argument("--mimic-root", help="same as --root mimic_cxr=PATH (and --corpus xray_0.5m)")
+                       help="nih (NIH train), xray_0.3m (+ CheXpert frontal, the paper's ViT-S "
+                       "corpus), xray_0.5m (+ MIMIC)")
+        p.add_argument("--chexpert-root",
+                       help="same as --root chexpert=PATH (and --corpus xray_0.3m)")
+        p.add_argument("--mimic-root",
+                       help="same as --root mimic_cxr=PATH (and --corpus xray_0.5m)")
     else:
         p.add_argument("--init", help="weights to start from (an MAE or official checkpoint)")
         p.add_argument("--dataset", default="nih", help="nih, chexpert or covidx")
     p.set_defaults(fn=cmd_train)
 
-def parser() -> argparse.ArgumentParser:
-    "The `cxrvit` argument parser with all sub-commands."
-    ap = argparse.ArgumentParser(prog="cxrvit", description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), reproducibly.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+# %% ../nbs/90_cli.ipynb #b915527a
+def _add_run_parsers(sub):
+    "cxrvit demo, run and results: the experiments of the registry."
     p = sub.add_parser("demo", help="the whole method end to end on the CPU, in minutes")
-    p.add_argument("--data-root", help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image subset")
-    p.add_argument("--out", default=None, help="runs folder (default runs/)"); p.add_argument("--device")
-    p.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier demo"); p.set_defaults(fn=cmd_demo)
+    p.add_argument("--data-root",
+                   help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image "
+                   "subset")
+    p.add_argument("--out", default=None, help="runs folder (default runs/)")
+    p.add_argument("--device")
+    p.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier demo")
+    p.set_defaults(fn=cmd_demo)
     p = sub.add_parser("run", help="run experiments of the registry (papermill)")
-    p.add_argument("experiment", nargs="?", help="a name, group (table1), grid (ablations/mask_ratio) or glob")
-    p.add_argument("--list", action="store_true"); p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--data-root", help="the data home: one folder per dataset (nih/, chexpert/, mimic_cxr/, covidx/)")
-    p.add_argument("--root", nargs="*", metavar="NAME=PATH", help="a dataset's root outside the data home")
-    p.add_argument("--device"); p.add_argument("--runs", help="runs folder (default runs/)")
-    p.add_argument("--smoke", action="store_true", help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into runs/smoke/")
-    p.add_argument("--set", nargs="*", metavar="[STEP.]KEY=VALUE", help="override recipe fields of every step (or of STEP)")
-    p.add_argument("--input", nargs="*", metavar="KEY=PATH", help="inputs an experiment needs, e.g. weights=/w.pth"); p.set_defaults(fn=cmd_run)
+    p.add_argument("experiment", nargs="?",
+                   help="a name, group (table1), grid (ablations/mask_ratio) or glob")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--data-root",
+                   help="the data home: one folder per dataset (nih/, chexpert/, mimic_cxr/, "
+                   "covidx/)")
+    p.add_argument("--root", nargs="*", metavar="NAME=PATH",
+                   help="a dataset's root outside the data home")
+    p.add_argument("--device")
+    p.add_argument("--runs", help="runs folder (default runs/)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into "
+                   "runs/smoke/")
+    p.add_argument("--set", nargs="*", metavar="[STEP.]KEY=VALUE",
+                   help="override recipe fields of every step (or of STEP)")
+    p.add_argument("--input", nargs="*", metavar="KEY=PATH",
+                   help="inputs an experiment needs, e.g. weights=/w.pth")
+    p.set_defaults(fn=cmd_run)
     _add_launcher_args(p)
     p = sub.add_parser("results", help="gather finished runs into one table beside the paper")
-    p.add_argument("--runs"); p.add_argument("--out", help="also write results.csv and results.html here")
-    p.add_argument("--smoke", action="store_true", help="the smoke runs (runs/smoke/) instead of the real ones"); p.set_defaults(fn=cmd_results)
+    p.add_argument("--runs")
+    p.add_argument("--out", help="also write results.csv and results.html here")
+    p.add_argument("--smoke", action="store_true",
+                   help="the smoke runs (runs/smoke/) instead of the real ones")
+    p.set_defaults(fn=cmd_results)
+
+# %% ../nbs/90_cli.ipynb #a05f659e
+def _add_data_parsers(sub):
+    "cxrvit verify-data, cache build and synth: dataset trees."
     p = sub.add_parser("verify-data", help="check a dataset tree against its manifest")
-    p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx"); p.add_argument("--root", required=True)
-    p.add_argument("--out-dir", help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or $CXRVIT_HOME/verify-data)")
-    p.add_argument("--workers", type=int, default=2); p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
-    p.add_argument("--strict-splits", action="store_true", help="NIH: split lists other than the paper's are errors")
+    p.add_argument("dataset", help="nih, chexpert, mimic_cxr or covidx")
+    p.add_argument("--root", required=True)
+    p.add_argument("--out-dir",
+                   help="folder for verify_<dataset>.json and .md (default: ./runs/verify-data or "
+                   "$CXRVIT_HOME/verify-data)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-check-images", action="store_true", help="lists and ids only")
+    p.add_argument("--strict-splits", action="store_true",
+                   help="NIH: split lists other than the paper's are errors")
     p.set_defaults(fn=cmd_verify)
-    p = sub.add_parser("cache", help="pre-resized image cache"); cs = p.add_subparsers(dest="cache_cmd", required=True)
-    p = cs.add_parser("build", help="build the cache of a dataset"); p.add_argument("dataset"); p.add_argument("--root", required=True)
-    p.add_argument("--out", required=True); p.add_argument("--size", type=int, nargs="+", default=[256], help="one or more sides; several: one pass, OUT/<size>")
+    p = sub.add_parser("cache", help="pre-resized image cache")
+    cs = p.add_subparsers(dest="cache_cmd", required=True)
+    p = cs.add_parser("build", help="build the cache of a dataset")
+    p.add_argument("dataset")
+    p.add_argument("--root", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--size", type=int, nargs="+", default=[256],
+                   help="one or more sides; several: one pass, OUT/<size>")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(fn=cmd_cache)
     p = sub.add_parser("synth", help="write the synthetic chest X-ray dataset (NIH format)")
-    p.add_argument("--n", type=int, default=2000); p.add_argument("--size", type=int, default=256); p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0); p.add_argument("--workers", type=int, default=None); p.set_defaults(fn=cmd_synth)
-    for name, h in (("pretrain", "MAE pre-training"), ("finetune", "fine-tuning"), ("linprobe", "linear probing")): _train_parser(sub, name, h)
-    p = sub.add_parser("recipes", help="list recipes, or show one"); p.add_argument("name", nargs="?"); p.set_defaults(fn=cmd_recipes)
-    p = sub.add_parser("models", help="list model names"); p.add_argument("--kind", help="mae, cnn_mae, vit or cnn"); p.set_defaults(fn=cmd_models)
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(fn=cmd_synth)
+
+# %% ../nbs/90_cli.ipynb #6845f6fa
+def _add_model_parsers(sub):
+    "cxrvit recipes, models, inspect-checkpoint, export-safetensors and compare."
+    p = sub.add_parser("recipes", help="list recipes, or show one")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(fn=cmd_recipes)
+    p = sub.add_parser("models", help="list model names")
+    p.add_argument("--kind", help="mae, cnn_mae, vit or cnn")
+    p.set_defaults(fn=cmd_models)
     p = sub.add_parser("inspect-checkpoint", help="keys and shapes of a checkpoint (safe load)")
-    p.add_argument("checkpoint"); p.add_argument("-n", type=int, default=30, help="keys to list"); p.set_defaults(fn=cmd_inspect)
+    p.add_argument("checkpoint")
+    p.add_argument("-n", type=int, default=30, help="keys to list")
+    p.set_defaults(fn=cmd_inspect)
     p = sub.add_parser("export-safetensors", help="write a checkpoint's weights as safetensors")
-    p.add_argument("checkpoint"); p.add_argument("out"); p.set_defaults(fn=cmd_export)
+    p.add_argument("checkpoint")
+    p.add_argument("out")
+    p.set_defaults(fn=cmd_export)
     p = sub.add_parser("compare", help="compare two prediction tables (paired bootstrap, DeLong)")
-    p.add_argument("a"); p.add_argument("b"); p.add_argument("--n-boot", type=int, default=1000); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_compare)
+
+# %% ../nbs/90_cli.ipynb #776a52a2
+def parser() -> argparse.ArgumentParser:
+    "The `cxrvit` argument parser with all sub-commands."
+    ap = argparse.ArgumentParser(
+        prog="cxrvit",
+        description="MAE ViTs for chest X-ray classification (Xiao et al., WACV 2023), "
+                    "reproducibly.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _add_run_parsers(sub)
+    _add_data_parsers(sub)
+    for name, h in (("pretrain", "MAE pre-training"), ("finetune", "fine-tuning"),
+                    ("linprobe", "linear probing")):
+        _train_parser(sub, name, h)
+    _add_model_parsers(sub)
     _add_explain_eval_parser(sub)
     _add_predict_parser(sub)
     return ap
 
 # %% ../nbs/90_cli.ipynb #92083f60
-_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)  # kept for callers; `_is_user_error` is the rule
+# kept for callers; `_is_user_error` is the rule
+_USER_ERRORS = (FileNotFoundError, KeyError, ValueError)
 EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130  # bad input; a bug (traceback); Ctrl-C
-EXIT_PREEMPTED = 75  # SIGTERM/SIGUSR1 during training: checkpoint saved, rerun with --resume auto (EX_TEMPFAIL)
+# SIGTERM/SIGUSR1 during training: checkpoint saved, rerun with --resume auto (EX_TEMPFAIL)
+EXIT_PREEMPTED = 75
 
+# %% ../nbs/90_cli.ipynb #49e1474f
 def _is_user_error(e: BaseException) -> bool:
-    "User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU out-of-memory."
+    """User faults: cxrvit.core.is_user_error, plus unreadable images, non-finite losses and GPU
+    out-of-memory."""
     from cxrvit.core import is_user_error
     if is_user_error(e): return True
     img, eng = sys.modules.get("cxrvit.images"), sys.modules.get("cxrvit.engine")
@@ -341,7 +509,8 @@ def _is_user_error(e: BaseException) -> bool:
 import errno as _errno
 _FIXES = {_errno.ENOSPC: "free disk space (or use another folder), then rerun with --resume auto",
           _errno.EDQUOT: "free quota (or use another folder), then rerun with --resume auto",
-          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun with --resume auto",
+          _errno.EFBIG: "raise the file size limit (ulimit -f) or use another folder, then rerun "
+                        "with --resume auto",
           _errno.EACCES: "check the permissions or choose another folder",
           _errno.EROFS: "choose a writable folder"}  # what to do after a disk fault
 
@@ -350,7 +519,8 @@ def _one_line(e: BaseException) -> str:
     if isinstance(e, KeyError) and e.args: msg = str(e.args[0])
     elif isinstance(e, OSError) and e.errno in _FIXES:
         msg = (f"{e.filename}: " if e.filename else "") + f"{e.strerror or e}; {_FIXES[e.errno]}"
-    elif type(e).__name__ == "OutOfMemoryError": msg = f"out of GPU memory; lower --set batch_per_device=…"
+    elif type(e).__name__ == "OutOfMemoryError":
+        msg = f"out of GPU memory; lower --set batch_per_device=…"
     else: msg = str(e) or type(e).__name__
     return " ".join(msg.split())
 
@@ -371,14 +541,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _close_bars()
         if debug: traceback.print_exc()
-        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr); return EXIT_INTERRUPTED
+        print(f"cxrvit {a.cmd}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as e:
         _close_bars()
         if type(e).__name__ == "Preempted":
-            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr); return EXIT_PREEMPTED
+            print(f"cxrvit {a.cmd}: preempted: {_one_line(e)}", file=sys.stderr)
+            return EXIT_PREEMPTED
         if not _is_user_error(e): raise  # a bug: python prints the traceback, exit 1
         if debug: traceback.print_exc()
-        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr); return EXIT_USER
+        print(f"cxrvit {a.cmd}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USER
     return int(rc or 0)
 
 # %% ../nbs/90_cli.ipynb #5077ff44

@@ -14,75 +14,101 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .core import get_device
-from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap, delong_per_class,
-                            choose_thresholds, operating_points, multiclass_report, mean_with_ci)
+from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap,
+                            delong_per_class, choose_thresholds, operating_points,
+                            multiclass_report, mean_with_ci)
 
 # %% auto #0
-__all__ = ['predict', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize', 'summarize_runs', 'compare_predictions',
-           'threshold_report']
+__all__ = ['predict_table', 'save_predictions', 'load_predictions', 'pred_arrays', 'summarize_predictions', 'summarize_seeds',
+           'compare_predictions', 'threshold_report']
 
 # %% ../nbs/31_evaluate.ipynb #9af05b34
 def _activation(dataset, activation: str) -> str:
-    "'sigmoid' or 'softmax': explicit, or from the dataset's `multiclass`/`task` attribute (default sigmoid)."
+    "'sigmoid' or 'softmax': explicit, else from the dataset's `multiclass`/`task` (or sigmoid)."
     if activation != "auto":
-        if activation not in ("sigmoid", "softmax"): raise ValueError(f"activation must be auto/sigmoid/softmax, not {activation!r}")
+        if activation not in ("sigmoid", "softmax"):
+            raise ValueError(f"activation must be auto/sigmoid/softmax, not {activation!r}")
         return activation
     mc = getattr(dataset, "multiclass", None) or getattr(dataset, "task", None) == "multiclass"
     return "softmax" if mc else "sigmoid"
 
 def _check_ids(ids: list, table: pd.DataFrame):
     "Raise if the items' image ids do not follow `dataset.table` row by row."
-    if len(ids) != len(table): raise ValueError(f"dataset yielded {len(ids)} items but its .table has {len(table)} rows")
+    if len(ids) != len(table):
+        raise ValueError(f"dataset yielded {len(ids)} items but its .table has {len(table)} rows")
     same = lambda a, b: a == b or Path(str(a)).name == Path(str(b)).name
     bad = next((i for i, (a, b) in enumerate(zip(ids, table["image"])) if not same(a, b)), None)
-    if bad is not None: raise ValueError(f"item {bad} has image_id {ids[bad]!r} but .table row {bad} is {table['image'].iloc[bad]!r}; "
-                                         "the dataset's items must follow its table order")
+    if bad is not None:
+        row = table["image"].iloc[bad]
+        raise ValueError(f"item {bad} has image_id {ids[bad]!r} but .table row {bad} is {row!r}; "
+                         "the dataset's items must follow its table order")
 
 @torch.inference_mode()
 def _scores(model, loader, device, amp: bool, activation: str):
     "Run the model over the loader: (scores [N, K], targets [N, K], image ids)."
     P, Y, ids = [], [], []
-    for x, y, i in tqdm(loader, desc="predicting", unit="batch", leave=False, file=sys.stderr, disable=len(loader) < 4):
+    bar = dict(desc="predicting", unit="batch", leave=False, file=sys.stderr,
+               disable=len(loader) < 4)
+    for x, y, i in tqdm(loader, **bar):
         with torch.autocast(device.type, enabled=amp):
             z = model(x.to(device, non_blocking=True)).float()  # [B, K]
-        P.append((z.sigmoid() if activation == "sigmoid" else z.softmax(-1)).cpu()); Y.append(y.float()); ids += list(i)
+        P.append((z.sigmoid() if activation == "sigmoid" else z.softmax(-1)).cpu())
+        Y.append(y.float())
+        ids += list(i)
     return torch.cat(P).numpy(), torch.cat(Y).numpy(), ids
 
 # %% ../nbs/31_evaluate.ipynb #56bcfc9c
-def predict(model: torch.nn.Module,  # classifier returning logits [B, K]
-            dataset,  # labelled dataset: items (image, target, image_id), `.labels`, `.table`
-            batch_size: int = 64,
-            device: str | torch.device | None = None,  # None = best available
-            num_workers: int = 0,  # DataLoader workers
-            amp: bool = False,  # autocast the forward pass (bf16 on CPU, fp16 on CUDA)
-            activation: str = "auto",  # "sigmoid" (multi-label), "softmax" (multi-class) or "auto" (from the dataset)
-           ) -> pd.DataFrame:
-    "Scores of `model` on every item of `dataset`, in order: image, patient_id, y_<label>…, p_<label>…"
+def predict_table(
+    model: torch.nn.Module,  # classifier returning logits [B, K]
+    dataset,  # labelled dataset: items (image, target, image_id), `.labels`, `.table`
+    batch_size: int = 64,
+    device: str | torch.device | None = None,  # None = best available
+    num_workers: int = 0,  # DataLoader workers
+    amp: bool = False,  # autocast the forward pass (bf16 on CPU, fp16 on CUDA)
+    activation: str = "auto",  # "sigmoid" (multi-label), "softmax" (multi-class), "auto"
+) -> pd.DataFrame:
+    "Scores of `model` on each item of `dataset`, in order: image, patient_id, y_<label>, p_<label>"
     device = get_device(device) if not isinstance(device, torch.device) else device
     act, labels = _activation(dataset, activation), list(dataset.labels)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
-    was = model.training; model.eval().to(device)
-    try: p, y, ids = _scores(model, loader, device, amp, act)
-    finally: model.train(was)
-    if p.shape[1] != len(labels): raise ValueError(f"model outputs {p.shape[1]} classes but dataset.labels has {len(labels)}")
+    was = model.training
+    model.eval().to(device)
+    try:
+        p, y, ids = _scores(model, loader, device, amp, act)
+    finally:
+        model.train(was)
+    if p.shape[1] != len(labels):
+        raise ValueError(f"model outputs {p.shape[1]} classes but dataset.labels has {len(labels)}")
     _check_ids(ids, dataset.table)
     if y.ndim == 1: y = np.eye(len(labels))[y.astype(int)]  # class indices → one-hot
-    df = pd.DataFrame({"image": [str(i) for i in ids], "patient_id": dataset.table["patient_id"].astype(str).to_numpy()})
-    return pd.concat([df, pd.DataFrame(y.astype(np.float64), columns=[f"y_{l}" for l in labels]),
-                      pd.DataFrame(p.astype(np.float64), columns=[f"p_{l}" for l in labels])], axis=1)
+    df = pd.DataFrame(
+        {
+            "image": [str(i) for i in ids],
+            "patient_id": dataset.table["patient_id"].astype(str).to_numpy(),
+        }
+    )
+    return pd.concat(
+        [
+            df, pd.DataFrame(y.astype(np.float64), columns=[f"y_{l}" for l in labels]),
+            pd.DataFrame(p.astype(np.float64), columns=[f"p_{l}" for l in labels]),
+        ],
+        axis=1,
+    )
 
 # %% ../nbs/31_evaluate.ipynb #ff7bd132
-def save_predictions(df: pd.DataFrame,  # a `predict` table
+def save_predictions(df: pd.DataFrame,  # a `predict_table` result
                      path: str | Path,  # file to write; ".csv.gz" is appended if missing
                     ) -> Path:
     "Write a predictions table as CSV.gz (lossless floats); return the path."
-    path = Path(path); path = path if str(path).endswith(".csv.gz") else path.with_name(path.name + ".csv.gz")
+    path = Path(path)
+    path = path if str(path).endswith(".csv.gz") else path.with_name(path.name + ".csv.gz")
     _label_cols(df)  # validates
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format=None, compression="gzip")
     return path
 
+# %% ../nbs/31_evaluate.ipynb #c11dbe71
 def load_predictions(path: str | Path) -> pd.DataFrame:
     "Read a table written by `save_predictions` (image and patient_id as strings)."
     path = Path(path)
@@ -95,7 +121,11 @@ def _label_cols(df: pd.DataFrame, where: str = "predictions") -> list[str]:
     "Label names from the p_<label> columns, checking the table's layout."
     miss = [c for c in ("image", "patient_id") if c not in df.columns]
     labels = [c[2:] for c in df.columns if c.startswith("p_")]
-    if miss or not labels: raise ValueError(f"{where}: needs columns image, patient_id, y_<label>, p_<label>; missing {miss or 'p_* columns'}")
+    if miss or not labels:
+        raise ValueError(
+            f"{where}: needs columns image, patient_id, y_<label>, p_<label>; "
+            f"missing {miss or 'p_* columns'}"
+        )
     noy = [l for l in labels if f"y_{l}" not in df.columns]
     if noy: raise ValueError(f"{where}: score columns without targets: {['y_' + l for l in noy]}")
     return labels
@@ -106,63 +136,88 @@ def pred_arrays(df: pd.DataFrame, labels: list | None = None):
     labels = list(labels) if labels is not None else _label_cols(df)
     miss = [c for l in labels for c in (f"y_{l}", f"p_{l}") if c not in df.columns]
     if miss: raise KeyError(f"predictions lack columns {miss}")
-    y = df[[f"y_{l}" for l in labels]].to_numpy(float); p = df[[f"p_{l}" for l in labels]].to_numpy(float)
+    y = df[[f"y_{l}" for l in labels]].to_numpy(float)
+    p = df[[f"p_{l}" for l in labels]].to_numpy(float)
     return labels, y, p, df["patient_id"].astype(str).to_numpy()
 
+# %% ../nbs/31_evaluate.ipynb #92c77127
 def _f(v):
     "JSON-able float (NaN → None)."
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
-def summarize(pred_df: pd.DataFrame,  # a `predict` / `load_predictions` table
+def summarize_predictions(pred_df: pd.DataFrame,  # a `predict_table` / `load_predictions` table
               labels: list | None = None,  # classes to summarise (default: all p_* columns)
               n_boot: int = 1000,  # patient-bootstrap resamples (0 = no CIs)
               seed: int = 0,
               level: float = 0.95,
               multiclass: bool = False,  # also report accuracy / sensitivity / PPV (COVIDx)
              ) -> dict:
-    "JSON-able summary: mauc, mauc_ci, auc, auc_ci, nan_classes, n_images, n_patients, ap, ece (+ multi-class)."
+    "JSON-able: mauc(_ci), auc(_ci), nan_classes, n_images, n_patients, ap, ece (+ multi-class)."
     labels, y, p, pid = pred_arrays(pred_df, labels)
     out = auc_with_ci(y, p, pid, labels=labels, n_boot=n_boot, seed=seed, level=level).to_dict()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined classes were already reported by the AUC
         out["ap"] = {l: _f(a) for l, a in zip(labels, per_class_ap(y, p))}
-    out["ece"] = {l: _f(ece(y[:, k], p[:, k])) if (~np.isnan(y[:, k])).any() else None for k, l in enumerate(labels)}
+    out["ece"] = {
+        l: _f(ece(y[:, k], p[:, k])) if (~np.isnan(y[:, k])).any() else None
+        for k, l in enumerate(labels)
+    }
     if multiclass:
         r = multiclass_report(np.nan_to_num(y), p, labels)
         correct = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
         acc_ci = mean_with_ci(correct, pid, n_boot, seed, level)[1] if n_boot else (None, None)
-        out.update(accuracy=r["accuracy"], accuracy_ci=[_f(v) for v in acc_ci], confusion=r["confusion"].to_numpy().tolist(),
-                   sensitivity={l: _f(v) for l, v in r["per_class"]["sensitivity"].items()},
-                   ppv={l: _f(v) for l, v in r["per_class"]["ppv"].items()})
+        out.update(
+            accuracy=r["accuracy"], accuracy_ci=[_f(v) for v in acc_ci],
+            confusion=r["confusion"].to_numpy().tolist(),
+            sensitivity={l: _f(v) for l, v in r["per_class"]["sensitivity"].items()},
+            ppv={l: _f(v) for l, v in r["per_class"]["ppv"].items()},
+        )
     return out
 
 # %% ../nbs/31_evaluate.ipynb #4a1c6647
-def summarize_runs(summaries: list[dict],  # `summarize` outputs of runs that differ only in the seed
-                  ) -> dict:
+def summarize_seeds(
+    summaries: list[dict],  # `summarize_predictions` outputs of runs that differ only in the seed
+) -> dict:
     "Mean ± sd (and n) over runs of the mAUC and each class AUC."
-    if not summaries: raise ValueError("summarize_runs needs at least one summary")
+    if not summaries: raise ValueError("summarize_seeds needs at least one summary")
     labels = list(summaries[0]["auc"])
     val = lambda v: math.nan if v is None else v
-    return {"mauc": mean_sd([val(s["mauc"]) for s in summaries]),
-            "auc": {l: mean_sd([val(s["auc"].get(l)) for s in summaries]) for l in labels}, "n_runs": len(summaries)}
+    return {
+        "mauc": mean_sd([val(s["mauc"]) for s in summaries]),
+        "auc": {l: mean_sd([val(s["auc"].get(l)) for s in summaries]) for l in labels},
+        "n_runs": len(summaries),
+    }
 
+# %% ../nbs/31_evaluate.ipynb #0563d7f5
 def _align(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     "b reordered to a's images; error if the image sets differ."
     if set(a["image"]) != set(b["image"]) or len(a) != len(b):
-        raise ValueError(f"the two prediction tables cover different images ({len(a)} vs {len(b)} rows; "
-                         f"{len(set(a['image']) ^ set(b['image']))} differ); compare runs on the same split")
+        raise ValueError(
+            f"the two prediction tables cover different images ({len(a)} vs {len(b)} rows; "
+            f"{len(set(a['image']) ^ set(b['image']))} differ); compare runs on the same split"
+        )
     return b.set_index("image").loc[a["image"]].reset_index()
 
-def compare_predictions(pred_a: pd.DataFrame, pred_b: pd.DataFrame,  # two runs' tables on the same images
-                        labels: list | None = None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                       ) -> dict:
+
+def compare_predictions(
+    pred_a: pd.DataFrame,
+    pred_b: pd.DataFrame,  # two runs' tables on the same images
+    labels: list | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
     "a − b: mAUC difference with paired-bootstrap CI and p; per-class bootstrap and DeLong results."
     b = _align(pred_a, pred_b)
-    labels, y, pa, pid = pred_arrays(pred_a, labels); _, yb, pb, _ = pred_arrays(b, labels)
-    if not np.array_equal(np.nan_to_num(y, nan=-1), np.nan_to_num(yb, nan=-1)): raise ValueError("the two tables disagree on the targets")
+    labels, y, pa, pid = pred_arrays(pred_a, labels)
+    _, yb, pb, _ = pred_arrays(b, labels)
+    if not np.array_equal(np.nan_to_num(y, nan=-1), np.nan_to_num(yb, nan=-1)):
+        raise ValueError("the two tables disagree on the targets")
     r = paired_bootstrap(y, pa, pb, pid, labels=labels, n_boot=n_boot, seed=seed, level=level)
     dl = delong_per_class(y, pa, pb, labels=labels, level=level)
-    r["per_class"] = r["per_class"].join(dl[["se", "p"]].rename(columns={"se": "delong_se", "p": "delong_p"}))
+    r["per_class"] = r["per_class"].join(
+        dl[["se", "p"]].rename(columns={"se": "delong_se", "p": "delong_p"})
+    )
     return r
 
 # %% ../nbs/31_evaluate.ipynb #558754ed
@@ -172,5 +227,8 @@ def threshold_report(val_df: pd.DataFrame, test_df: pd.DataFrame,  # predictions
                      labels: list | None = None,
                     ) -> pd.DataFrame:
     "Per class: the threshold chosen on val and the test sensitivity/specificity/PPV/NPV at it."
-    labels, yv, pv, _ = pred_arrays(val_df, labels); _, yt, pt, _ = pred_arrays(test_df, labels)
-    return operating_points(yt, pt, choose_thresholds(yv, pv, method, target, labels=labels), labels=labels)
+    labels, yv, pv, _ = pred_arrays(val_df, labels)
+    _, yt, pt, _ = pred_arrays(test_df, labels)
+    return operating_points(
+        yt, pt, choose_thresholds(yv, pv, method, target, labels=labels), labels=labels
+    )

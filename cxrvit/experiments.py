@@ -29,25 +29,38 @@ class Step:
     "One papermill notebook run of an experiment."
     id: str  # unique within the experiment, e.g. "pretrain", "finetune_mae"
     notebook: str  # a notebook of nbs/experiments, without .ipynb
-    params: dict = field(default_factory=dict)  # papermill parameters; may use {steps.ID}, {inputs.KEY}
-    shared_dir: str | None = None  # folder (below the runs root) when the step is shared with other experiments
-    slurm: dict | None = None  # resources for `--launcher slurm` (gpus_per_node, time…); not in the config hash
+    # papermill parameters; may use {steps.ID}, {inputs.KEY}
+    params: dict = field(default_factory=dict)
+    # folder (below the runs root) when the step is shared with other experiments
+    shared_dir: str | None = None
+    # resources for `--launcher slurm` (gpus_per_node, time…); not in the config hash
+    slurm: dict | None = None
 
+# %% ../nbs/40_experiments.ipynb #a17e263c
 @dataclass
 class Experiment:
-    "A named run of the paper: steps, the published number it reproduces, and the inputs it needs from the user."
+    """A named run of the paper: steps, the published number it reproduces, and the inputs it needs
+    from the user."""
     name: str  # e.g. "table1/vit_s_xray_mae"
     title: str
     steps: list[Step]
-    paper: dict | None = None  # {"metric": "mauc", "value": 82.3, "task": "nih", "source": "README Table 1"}
-    needs: dict = field(default_factory=dict)  # KEY -> what the user must supply (a checkpoint path…)
+    # {"metric": "mauc", "value": 82.3, "task": "nih", "source": "README Table 1"}
+    paper: dict | None = None
+    # KEY -> what the user must supply (a checkpoint path…)
+    needs: dict = field(default_factory=dict)
     notes: str = ""
     seeds: list[int] | None = None  # the training steps run once per seed (see `_expand_seeds`)
-    defaults: dict = field(default_factory=dict)  # KEY -> the input used when --input KEY is not given (a name)
+    # KEY -> the input used when --input KEY is not given (a name)
+    defaults: dict = field(default_factory=dict)
 
     @property
-    def group(self) -> str: return self.name.split("/")[0]
-    def to_dict(self) -> dict:  # what identifies the runs: cluster resources (Step.slurm) are left out
+    def group(self) -> str:
+        "The registry group: the name's first part (`table1`, `ablations`, …)."
+        return self.name.split("/")[0]
+
+    def to_dict(self) -> dict:
+        """What identifies the runs (hashed): cluster resources (Step.slurm) and defaults are left
+        out."""
         d = asdict(self)
         for s in d["steps"]: s.pop("slurm", None)
         d.pop("defaults", None)  # the inputs themselves (resolved) are part of the run's hash
@@ -58,6 +71,7 @@ def registry_dir() -> Path:
     "Where the experiment YAML files live."
     return project_root() / "nbs" / "experiments" / "registry"
 
+# %% ../nbs/40_experiments.ipynb #cdaad038
 def _paper(p: dict | None, src: str) -> dict | None:
     "Fill the published value of `{key, task}` from cxrvit.paper (errors name the file)."
     if not p or "key" not in p: return p
@@ -68,8 +82,20 @@ def _paper(p: dict | None, src: str) -> dict | None:
 
 _KEYS = {"name", "title", "steps", "paper", "needs", "notes", "grid", "base", "seeds", "defaults"}
 
-SLURM_KEYS = {"partition", "account", "nodes", "gpus_per_node", "cpus_per_task", "time", "constraint", "mem",
-              "qos", "exclude", "comment"}  # the `slurm:` keys a registry step (or `--slurm KEY=VALUE`) may set
+SLURM_KEYS = {
+    "partition",
+    "account",
+    "nodes",
+    "gpus_per_node",
+    "cpus_per_task",
+    "time",
+    "constraint",
+    "mem",
+    # the `slurm:` keys a registry step (or `--slurm KEY=VALUE`) may set
+    "qos",
+    "exclude",
+    "comment",
+}
 
 def _step(s: dict, src: str) -> Step:
     "A Step from a YAML mapping; unknown keys (also inside `slurm:`) are errors naming the file."
@@ -78,27 +104,38 @@ def _step(s: dict, src: str) -> Step:
     sl = s.get("slurm")
     if sl is not None and (not isinstance(sl, dict) or set(sl) - SLURM_KEYS):
         bad = sorted(set(sl) - SLURM_KEYS) if isinstance(sl, dict) else sl
-        raise ValueError(f"{src}: step {s.get('id')!r}: slurm: {bad!r} is not one of {sorted(SLURM_KEYS)}")
+        raise ValueError(
+            f"{src}: step {s.get('id')!r}: slurm: {bad!r} is not one of {sorted(SLURM_KEYS)}"
+        )
     return Step(**s)
 
 def _defaults(d: dict, src: str) -> dict:
-    "The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see cxrvit.weights)."
+    """The `defaults:` of an experiment: one per key of `needs` at most (a weights name, see
+    cxrvit.weights)."""
     df = d.get("defaults") or {}
     bad = sorted(set(df) - set(d.get("needs") or {}))
-    if bad: raise ValueError(f"{src}: defaults {bad} name no key of needs ({sorted(d.get('needs') or {})})")
+    if bad:
+        raise ValueError(
+            f"{src}: defaults {bad} name no key of needs ({sorted(d.get('needs') or {})})"
+        )
     return dict(df)
 
 def _experiment(d: dict, src: str) -> Experiment:
     "An Experiment from a YAML mapping; errors name the file and the key."
     missing = [k for k in ("name", "title", "steps") if k not in d]
-    if missing: raise ValueError(f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format")
+    if missing:
+        raise ValueError(
+            f"{src}: missing key(s) {missing}; see nbs/40_experiments.ipynb for the format"
+        )
     unknown = set(d) - _KEYS
     if unknown: raise ValueError(f"{src}: unknown key(s) {sorted(unknown)}")
     steps = [_step(s, src) for s in d["steps"]]
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids): raise ValueError(f"{src}: step ids must be unique, got {ids}")
     seeds = d.get("seeds")
-    if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)):
+    if seeds is not None and (
+        not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds)
+    ):
         raise ValueError(f"{src}: seeds must be a list of integers, got {seeds!r}")
     return Experiment(d["name"], d["title"], _expand_seeds(steps, seeds) if seeds else steps,
                       _paper(d.get("paper"), src), d.get("needs") or {}, d.get("notes", ""), seeds,
@@ -133,7 +170,8 @@ def _expand_seeds(steps: list[Step], seeds: list[int]) -> list[Step]:
         names = {i: f"{i}_seed{k}" for i in rep}
         for s in (s for s in steps if s.id in rep):
             p = _rename_refs(s.params, names)
-            if s.notebook in ("finetune", "linprobe"): p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
+            if s.notebook in ("finetune", "linprobe"):
+                p["overrides"] = [*(p.get("overrides") or []), f"seed={k}"]
             out.append(Step(names[s.id], s.notebook, p, slurm=s.slurm))
     return out
 
@@ -144,15 +182,21 @@ def _grid_steps(k: str, steps: list[Step]) -> list[Step]:
     return [s for s in steps if s.id == sid or re.fullmatch(re.escape(sid) + r"_seed\d+", s.id)]
 
 def _apply(step: Step, p: str, v):
-    if p.startswith("set."): step.params["overrides"] = [*(step.params.get("overrides") or []), f"{p[4:]}={v}"]
-    else: step.params[p] = v
+    if p.startswith("set."):
+        step.params["overrides"] = [*(step.params.get("overrides") or []), f"{p[4:]}={v}"]
+    else:
+        step.params[p] = v
 
 def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
-    "One experiment per combination of the grid's values; steps the grid does not change are shared with `base`."
+    """One experiment per combination of the grid's values; steps the grid does not change are
+    shared with `base`."""
     keys, out = list(d["grid"]), []
     for k in keys:
         if not _grid_steps(k, base.steps):
-            raise ValueError(f"{src}: grid key {k!r} names no step of {base.name} ({sorted(s.id for s in base.steps)})")
+            raise ValueError(
+                f"{src}: grid key {k!r} names no step of {base.name} "
+                f"({sorted(s.id for s in base.steps)})"
+            )
     changed = _downstream(base.steps, {s.id for k in keys for s in _grid_steps(k, base.steps)})
     for vals in itertools.product(*(d["grid"][k] for k in keys)):
         setting = dict(zip(keys, vals))
@@ -163,8 +207,12 @@ def _expand_grid(d: dict, base: Experiment, src: str) -> list[Experiment]:
         for k, v in setting.items():
             for s in _grid_steps(k, steps): _apply(s, k.split(".", 1)[1], v)
         paper = _paper((d.get("paper") or {}).get(str(vals[0]) if len(vals) == 1 else tag), src)
-        out.append(Experiment(f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
-                              d.get("notes", ""), base.seeds, base.defaults))
+        out.append(
+            Experiment(
+                f"{d['name']}/{tag}", f"{d['title']} ({tag})", steps, paper, base.needs,
+                d.get("notes", ""), base.seeds, base.defaults,
+            )
+        )
     return out
 
 # %% ../nbs/40_experiments.ipynb #b6820dc5
@@ -174,22 +222,31 @@ def load_registry(root: Path | str | None = None) -> dict[str, Experiment]:
     raw = {}
     for f in sorted(root.rglob("*.yaml")):
         d = yaml.safe_load(f.read_text())
-        if not isinstance(d, dict) or "name" not in d: raise ValueError(f"{f}: not an experiment (needs a 'name')")
+        if not isinstance(d, dict) or "name" not in d:
+            raise ValueError(f"{f}: not an experiment (needs a 'name')")
         raw[d["name"]] = (d, str(f))
     exps = {n: _experiment(d, src) for n, (d, src) in raw.items() if "grid" not in d}
     for n, (d, src) in raw.items():
         if "grid" not in d: continue
-        if d.get("base") not in exps: raise ValueError(f"{src}: base {d.get('base')!r} is not an experiment of the registry")
+        if d.get("base") not in exps:
+            raise ValueError(f"{src}: base {d.get('base')!r} is not an experiment of the registry")
         exps.update({e.name: e for e in _expand_grid(d, exps[d["base"]], src)})
     return dict(sorted(exps.items()))
 
 # %% ../nbs/40_experiments.ipynb #94eaca50
 def select(registry: dict[str, Experiment], pattern: str) -> list[Experiment]:
     "Experiments whose name equals `pattern`, starts with `pattern/`, or matches it as a glob."
-    hits = [e for n, e in registry.items() if n == pattern or n.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatch(n, pattern)]
+    hits = [
+        e
+        for n, e in registry.items()
+        if n == pattern or n.startswith(pattern.rstrip("/") + "/") or fnmatch.fnmatch(n, pattern)
+    ]
     if not hits:
         groups = sorted({n.rsplit("/", 1)[0] for n in registry})
-        raise KeyError(f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with `cxrvit run --list`)")
+        raise KeyError(
+            f"no experiment matches {pattern!r}; groups: {', '.join(groups)} (list all with "
+            f"`cxrvit run --list`)"
+        )
     return hits
 
 # %% ../nbs/40_experiments.ipynb #382e32ae
@@ -203,7 +260,8 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
     def sub(m):
         kind, key = m.groups()
         if kind == "steps":
-            if key not in step_dirs: raise ValueError(f"{exp.name}: {{steps.{key}}} refers to no earlier step")
+            if key not in step_dirs:
+                raise ValueError(f"{exp.name}: {{steps.{key}}} refers to no earlier step")
             return str(step_dirs[key])
         if key not in inputs:
             what = exp.needs.get(key, "a path")
@@ -212,18 +270,22 @@ def _resolve(v, step_dirs: dict, inputs: dict, exp: Experiment):
     return _REF.sub(sub, v)
 
 def experiment_inputs(exp: Experiment, inputs: dict | None) -> dict:
-    "The inputs of `exp`: the user's, else the registry's defaults; weights names resolved to cached files."
+    """The inputs of `exp`: the user's, else the registry's defaults; weights names resolved to
+    cached files."""
     out = {**exp.defaults, **(inputs or {})}
     if not out: return {}
     from cxrvit.weights import resolve_input
     return {k: resolve_input(v) for k, v in out.items()}
 
+# %% ../nbs/40_experiments.ipynb #2d6f1391
 def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
     "Each step's folder: run_root/NAME/ID, or its shared folder."
     return {s.id: Path(run_root) / (s.shared_dir or f"{exp.name}/{s.id}") for s in exp.steps}
 
+# %% ../nbs/40_experiments.ipynb #13e6e721
 def _sets_for(step: Step, sets: dict) -> list[str]:
-    "The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this one."
+    """The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this
+    one."""
     out = []
     for k, v in sets.items():
         sid, key = k.split(".", 1) if "." in k else (None, k)
@@ -231,15 +293,23 @@ def _sets_for(step: Step, sets: dict) -> list[str]:
             out.append(f"{key}={v}")
     return out
 
-def step_params(exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None,
-                roots: dict | None = None, smoke: bool = False, sets: dict | None = None) -> dict:
-    "The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and roots, smoke)."
-    dirs = step_dirs(exp, run_root); order = list(dirs)
+
+def step_params(
+    exp: Experiment, step: Step, run_root: Path, data_root=None, device=None, inputs=None,
+    roots: dict | None = None, smoke: bool = False, sets: dict | None = None,
+) -> dict:
+    """The papermill parameters of `step`: its own, resolved, plus run_dir, data_root, device (and
+    roots, smoke)."""
+    dirs = step_dirs(exp, run_root)
+    order = list(dirs)
     before = {k: v for k, v in dirs.items() if order.index(k) < order.index(step.id)}
     p = _resolve(step.params, before, inputs or {}, exp)
-    if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
-    out = {**p, "run_dir": str(dirs[step.id]), "data_root": None if data_root is None else str(data_root),
-           "device": device}
+    if sets and "recipe" in p:
+        p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
+    out = {
+        **p, "run_dir": str(dirs[step.id]),
+        "data_root": None if data_root is None else str(data_root), "device": device,
+    }
     if roots: out["roots"] = {k: str(v) for k, v in roots.items()}
     if smoke: out["smoke"] = True
     return out
@@ -251,18 +321,22 @@ def step_datasets(step: Step, params: dict) -> list[str]:
     if step.notebook in ("finetune", "linprobe", "evaluate"): return [params.get("dataset", "nih")]
     return []
 
+# %% ../nbs/40_experiments.ipynb #a179dd3c
 def _synthetic_ok(exp: Experiment) -> bool:
-    "True for experiments made to run on synthetic data (every data step sets synth_n, as the demo)."
+    """True for experiments made to run on synthetic data (every data step sets synth_n, as the
+    demo)."""
     data = [s for s in exp.steps if s.notebook in ("pretrain", "finetune", "linprobe", "evaluate")]
     return bool(data) and all("synth_n" in s.params for s in data)
 
-def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None, smoke: bool = False):
+def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None,
+                     smoke: bool = False):
     "Raise a clear error when a step of `exp` could not run: missing data, bad recipe or override."
     from cxrvit.steps import step_recipe
     reads = {s.id: step_datasets(s, params[s.id]) for s in exp.steps}
-    if data_root is None and not roots and not smoke and any(reads.values()) and not _synthetic_ok(exp):
-        raise ValueError(f"{exp.name} trains on real data: pass --data-root HOME (folders nih/, chexpert/, …), "
-                         "or add --smoke to try it on a synthetic data home")
+    real = any(reads.values()) and not _synthetic_ok(exp)
+    if data_root is None and not roots and not smoke and real:
+        raise ValueError(f"{exp.name} trains on real data: pass --data-root HOME (folders nih/, "
+                         "chexpert/, …), or add --smoke to try it on a synthetic data home")
     if data_root is not None or roots:
         home = resolve_data_home(data_root, roots)
         for s in exp.steps: home.require(reads[s.id], f"{exp.name} step {s.id}")
@@ -278,14 +352,17 @@ def experiments_dir() -> Path:
     "Folder of the parameterised experiment notebooks."
     return project_root() / "nbs" / "experiments"
 
+# %% ../nbs/40_experiments.ipynb #897e7fb5
 def _exp_hash(exp: Experiment, data_root, inputs, roots=None, smoke=False, sets=None) -> str:
     return config_hash({"exp": exp.to_dict(), "data_root": str(data_root), "inputs": inputs or {},
                         **({"roots": {k: str(v) for k, v in roots.items()}} if roots else {}),
                         **({"smoke": True} if smoke else {}), **({"sets": sets} if sets else {})})
 
 def step_hash(s: Step, params: dict) -> str:
-    "The config hash in a step's done.json: its notebook and parameters (the folder is one), not its id or resources."
-    return config_hash({"notebook": s.notebook, "params": params})  # the same work in a shared folder hashes alike
+    """The config hash in a step's done.json: its notebook and parameters (the folder is one), not
+    its id or resources."""
+    # the same work in a shared folder hashes alike
+    return config_hash({"notebook": s.notebook, "params": params})
 
 def _done(path: Path, h: str) -> bool:
     try: return json.loads(path.read_text()).get("config_hash") == h
@@ -293,19 +370,30 @@ def _done(path: Path, h: str) -> bool:
 
 # %% ../nbs/40_experiments.ipynb #fc329637
 def _fmt_s(s: float) -> str:
-    s = int(max(s, 0)); return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+    s = int(max(s, 0))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 def progress_line(rec: dict, epochs: int | None, epoch_s: list[float]) -> str | None:
-    "One console line for a log record (step, epoch or eval), with the time left from the epoch times so far."
-    e = rec.get("epoch", 0); tot = f"/{epochs}" if epochs else ""
+    """One console line for a log record (step, epoch or eval), with the time left from the epoch
+    times so far."""
+    e = rec.get("epoch", 0)
+    tot = f"/{epochs}" if epochs else ""
     if rec.get("kind") == "step":
-        return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s"
+        loss, img_s = rec.get("loss", float("nan")), rec.get("img_s", 0)
+        return f"epoch {e + 1}{tot} · step {rec.get('step')} · loss {loss:.4f} · {img_s:.0f} img/s"
     if rec.get("kind") == "epoch":
-        left = f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left" if epochs and epoch_s else ""
-        return f"epoch {e + 1}{tot} done · loss {rec.get('loss', float('nan')):.4f} · {rec.get('img_s', 0):.0f} img/s{left}"
+        left = ""
+        if epochs and epoch_s: left = f" · ~{_fmt_s(np.mean(epoch_s) * (epochs - e - 1))} left"
+        loss, img_s = rec.get("loss", float("nan")), rec.get("img_s", 0)
+        return f"epoch {e + 1}{tot} done · loss {loss:.4f} · {img_s:.0f} img/s{left}"
     if rec.get("kind") == "eval":
-        vals = " · ".join(f"{k} {v:.4f}" for k, v in rec.items() if k.endswith(("/mauc", "/accuracy")) and
-                          isinstance(v, (int, float)) and not k.startswith("max_"))
+        vals = " · ".join(
+            f"{k} {v:.4f}"
+            for k, v in rec.items()
+            if k.endswith(("/mauc", "/accuracy"))
+            and isinstance(v, (int, float))
+            and not k.startswith("max_")
+        )
         return f"evaluation after epoch {e + 1}: {vals}"
     return None
 
@@ -314,23 +402,31 @@ class LogFollower(threading.Thread):
     "Print a step's progress from its log.jsonl while it runs (a daemon thread; `stop()` ends it)."
     def __init__(self, run_dir: Path, label: str, log=print, every: float = 10.0):
         super().__init__(daemon=True)
-        self.dir, self.label, self.log, self.every, self._stop_ev = Path(run_dir), label, log, every, threading.Event()
+        self.dir, self.label, self.log, self.every = Path(run_dir), label, log, every
+        self._stop_ev = threading.Event()
         self.pos, self.last, self.epoch_s = 0, 0.0, []
 
     def poll(self):
+        "Show the records appended to log.jsonl since the last poll."
         f = self.dir / "log.jsonl"
         if not f.exists(): return
-        with open(f) as fh: fh.seek(self.pos); chunk = fh.read(); self.pos = fh.tell()
+        with open(f) as fh:
+            fh.seek(self.pos)
+            chunk = fh.read()
+            self.pos = fh.tell()
         for line in chunk.splitlines():
             try: rec = json.loads(line)
             except ValueError: continue
             self.show(rec)
 
     def show(self, rec: dict):
+        "Log one record as a progress line (step lines at most every `every` seconds)."
         if rec.get("kind") == "epoch" and rec.get("time_s"): self.epoch_s.append(rec["time_s"])
         if rec.get("kind") == "step" and time.monotonic() - self.last < self.every: return
         text = progress_line(rec, self._epochs(), self.epoch_s)
-        if text: self.log(f"    {self.label}: {text}"); self.last = time.monotonic()
+        if text:
+            self.log(f"    {self.label}: {text}")
+            self.last = time.monotonic()
 
     def _epochs(self):
         try: return json.loads((self.dir / "config.json").read_text()).get("epochs")
@@ -340,7 +436,10 @@ class LogFollower(threading.Thread):
         while not self._stop_ev.wait(1.0): self.poll()
         self.poll()
 
-    def stop(self): self._stop_ev.set(); self.join(timeout=5)
+    def stop(self):
+        "End the thread after a last poll (waits up to 5 s)."
+        self._stop_ev.set()
+        self.join(timeout=5)
 
 # %% ../nbs/40_experiments.ipynb #d44f1548
 def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
@@ -351,11 +450,12 @@ def export_html(nb_path: Path, html_path: Path, hide_code: bool = True) -> Path:
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
+# %% ../nbs/40_experiments.ipynb #b2d30400
 _RUN_WIDE = ("data_root", "device", "roots", "smoke")  # passed only to notebooks that declare them
 
 def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", progress: bool = False,
              log=print, label: str = "") -> None:
-    "Execute one notebook with papermill into `out_dir` (its working directory), following its progress."
+    "Execute one notebook with papermill into `out_dir` (its working directory), showing progress."
     import papermill as pm
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "failed.json").unlink(missing_ok=True)
@@ -371,8 +471,10 @@ def run_step(nb: Path, out_dir: Path, params: dict, kernel: str = "python3", pro
         if follow: follow.stop()
     if nb.stem == "report": export_html(out_dir / nb.name, out_dir / "report.html")
 
+# %% ../nbs/40_experiments.ipynb #4c7c0e37
 def error_message(e: BaseException) -> str:
-    "The failing cell's error as one line: papermill's ename: evalue, else the exception's own text."
+    """The failing cell's error as one line: papermill's ename: evalue, else the exception's own
+    text."""
     if hasattr(e, "ename") and hasattr(e, "evalue"): return f"{e.ename}: {e.evalue}"
     return f"{type(e).__name__}: {e}"
 
@@ -380,21 +482,27 @@ def error_message(e: BaseException) -> str:
 def _fail(exp: Experiment, sid: str, sd: Path, e: BaseException, t0: float, log) -> dict:
     msg = error_message(e)
     err = {"step": sid, "error": msg, "traceback": traceback.format_exc()}
-    sd.mkdir(parents=True, exist_ok=True); (sd / "failed.json").write_text(json.dumps(err, indent=1))
+    sd.mkdir(parents=True, exist_ok=True)
+    (sd / "failed.json").write_text(json.dumps(err, indent=1))
     log(f"FAILED {exp.name}/{sid}: {msg} (details: {sd / 'failed.json'})")
     return {"name": exp.name, "status": "failed", "seconds": time.time() - t0, "error": msg}
 
+def _not_run(exp: Experiment, msg: str, log) -> dict:
+    "An experiment that cannot start (bad inputs, data or recipe): logged; the batch goes on."
+    log(f"FAILED {exp.name}: {msg}")
+    return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
+
 def run_experiment(exp: Experiment,
                    runs_root: Path | str | None = None,  # default: runs/ in the project
-                   data_root: str | None = None,  # the data home; None = synthetic data (demo, --smoke)
+                   data_root: str | None = None,  # the data home; None = synthetic (demo, --smoke)
                    device: str | None = None,  # "cuda", "cpu"…; None = best available
                    inputs: dict | None = None,  # KEY -> path for what the experiment `needs`
-                   nb_dir: Path | str | None = None,  # where the step notebooks are; default nbs/experiments
-                   progress: bool = False,  # print the running step's progress (epochs, loss, img/s, time left)
+                   nb_dir: Path | str | None = None,  # the step notebooks; default nbs/experiments
+                   progress: bool = False,  # print progress (epochs, loss, img/s, time left)
                    log=print,
                    roots: dict | None = None,  # per-dataset roots (--root NAME=PATH)
-                   smoke: bool = False,  # tiny recipes, ≤ 2 epochs, a few hundred images; under runs/smoke/
-                   sets: dict | None = None,  # recipe overrides: {"KEY": v} for every step, {"STEP.KEY": v}
+                   smoke: bool = False,  # tiny recipes, ≤ 2 epochs, a few hundred images
+                   sets: dict | None = None,  # overrides: {"KEY": v} every step, {"STEP.KEY": v}
                    check: bool = True,  # check data, inputs and recipes before the first step
                   ) -> dict:
     "Run (or skip, or resume) one experiment; return {'name', 'status', 'seconds', 'error'?}."
@@ -402,43 +510,51 @@ def run_experiment(exp: Experiment,
     if smoke: runs_root = runs_root / "smoke"
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
     try: inputs = experiment_inputs(exp, inputs)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        log(f"FAILED {exp.name}: {e}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": str(e)}
-    h, root, t0 = _exp_hash(exp, data_root, inputs, roots, smoke, sets), runs_root / exp.name, time.time()
-    if _done(root / "metrics.json", h): log(f"skip {exp.name}: done (same config)"); return {"name": exp.name, "status": "skipped", "seconds": 0.0}
+    except (ValueError, KeyError, FileNotFoundError) as e: return _not_run(exp, str(e), log)
+    h = _exp_hash(exp, data_root, inputs, roots, smoke, sets)
+    root, t0 = runs_root / exp.name, time.time()
+    if _done(root / "metrics.json", h):
+        log(f"skip {exp.name}: done (same config)")
+        return {"name": exp.name, "status": "skipped", "seconds": 0.0}
     try:
-        params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke, sets) for s in exp.steps}
+        params = {s.id: step_params(exp, s, runs_root, data_root, device, inputs, roots, smoke,
+                                    sets) for s in exp.steps}
         if check: check_experiment(exp, params, data_root, roots, smoke)
-    except (ValueError, KeyError, FileNotFoundError) as e:  # this experiment cannot run; the batch goes on
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        log(f"FAILED {exp.name}: {msg}"); return {"name": exp.name, "status": "failed", "seconds": 0.0, "error": msg}
+    except (ValueError, KeyError, FileNotFoundError) as e:  # this experiment cannot run
+        return _not_run(exp, e.args[0] if isinstance(e, KeyError) and e.args else str(e), log)
     dirs = step_dirs(exp, runs_root)
     for s in exp.steps:
         p, sd = params[s.id], dirs[s.id]
         sh = step_hash(s, p)
-        if _done(sd / "done.json", sh): log(f"  {exp.name}/{s.id}: done, skipped"); continue
+        if _done(sd / "done.json", sh):
+            log(f"  {exp.name}/{s.id}: done, skipped")
+            continue
         log(f"  {exp.name}/{s.id}: running {s.notebook}.ipynb ({time.time() - t0:.0f}s so far)")
         try: run_step(nb_dir / f"{s.notebook}.ipynb", sd, p, progress=progress, log=log, label=s.id)
         except Exception as e: return _fail(exp, s.id, sd, e, t0, log)
-        (sd / "done.json").write_text(json.dumps({"config_hash": sh, "params": p}, indent=1, default=str))
+        done = {"config_hash": sh, "params": p}
+        (sd / "done.json").write_text(json.dumps(done, indent=1, default=str))
     m = experiment_metrics(exp, dirs)
     if m is not None:
         m.update(config_hash=h, experiment=exp.to_dict(), env=env_info(), smoke=smoke)
-        (root).mkdir(parents=True, exist_ok=True); (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
     return {"name": exp.name, "status": "done", "seconds": time.time() - t0}
 
 # %% ../nbs/40_experiments.ipynb #87cc696e
 def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per seed (same images)
                    metric: str = "mauc",  # "mauc" or "accuracy"
                    n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    "Patient-bootstrap CI of the seed mean of `metric`: the same resamples for every seed's predictions."
+    "Patient-bootstrap CI of the seed mean of `metric`: the same resamples for every seed."
     from cxrvit.evaluate import pred_arrays
     from cxrvit.metrics import _boot_mauc, _pct_ci, bootstrap_aucs, bootstrap_counts, patient_codes
     reps = []
     for t in tables:
-        t = t.sort_values("image", kind="stable").reset_index(drop=True)  # the same image order for every seed
+        # the same image order for every seed
+        t = t.sort_values("image", kind="stable").reset_index(drop=True)
         _, y, p, pid = pred_arrays(t)
-        codes, P = patient_codes(pid, len(y)); cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
+        codes, P = patient_codes(pid, len(y))
+        cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
         if metric == "accuracy":
             ok = (p.argmax(1) == np.nan_to_num(y).argmax(1)).astype(float)
             reps.append((cnt @ np.bincount(codes, ok, P)) / (cnt @ np.bincount(codes, minlength=P)))
@@ -448,6 +564,7 @@ def pooled_seed_ci(tables: list[pd.DataFrame],  # one test predictions table per
     lo, hi = _pct_ci(np.mean(reps, 0), level)
     return float(lo), float(hi)
 
+# %% ../nbs/40_experiments.ipynb #f562784b
 def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
     "Per-seed headline values, mean ± sd and the pooled CI of a multi-seed experiment."
     from cxrvit.metrics import mean_sd
@@ -455,11 +572,22 @@ def seed_metrics(exp: Experiment, dirs: dict, evals: list[Step]) -> dict:
     ms = [json.loads((dirs[s.id] / "metrics.json").read_text()) for s in evals]
     metric = ms[0].get("metric", "mauc")
     vals = {m.get("seed", i): m["test"][metric] for i, m in enumerate(ms)}
-    lo, hi = pooled_seed_ci([load_predictions(dirs[s.id] / "predictions_test.csv.gz") for s in evals], metric)
-    return {"metric": metric, "seeds": vals, "test": {metric: mean_sd(list(vals.values()))["mean"],
-            f"{metric}_sd": mean_sd(list(vals.values()))["sd"], f"{metric}_ci": [lo, hi], "pooled_ci": True},
-            "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]}, "dataset": ms[0].get("dataset")}
+    lo, hi = pooled_seed_ci(
+        [load_predictions(dirs[s.id] / "predictions_test.csv.gz") for s in evals], metric
+    )
+    return {
+        "metric": metric,
+        "seeds": vals,
+        "test": {
+            metric: mean_sd(list(vals.values()))["mean"],
+            f"{metric}_sd": mean_sd(list(vals.values()))["sd"], f"{metric}_ci": [lo, hi],
+            "pooled_ci": True,
+        },
+        "paper_protocol": {"per_seed": [m.get("paper_protocol") for m in ms]},
+        "dataset": ms[0].get("dataset"),
+    }
 
+# %% ../nbs/40_experiments.ipynb #87694723
 def experiment_metrics(exp: Experiment, dirs: dict) -> dict | None:
     "The experiment's metrics: its last step's, or the seed summary when it ran several seeds."
     evals = [s for s in exp.steps if s.notebook == "evaluate"]
@@ -469,43 +597,63 @@ def experiment_metrics(exp: Experiment, dirs: dict) -> dict | None:
 
 # %% ../nbs/40_experiments.ipynb #a893ab89
 def run_batch(exps: list[Experiment], log=print, **kw) -> pd.DataFrame:
-    "Run several experiments; a failure is recorded and the batch goes on. Returns one row per experiment."
+    """Run several experiments; a failure is recorded and the batch goes on. Returns one row per
+    experiment."""
     rows = []
     for i, e in enumerate(exps):
         log(f"[{i + 1}/{len(exps)}] {e.name}: {e.title}")
         rows.append(run_experiment(e, log=log, **kw))
     df = pd.DataFrame(rows)
-    log(f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, {(df.status == 'failed').sum()} failed")
+    log(
+        f"batch: {(df.status == 'done').sum()} done, {(df.status == 'skipped').sum()} skipped, "
+        f"{(df.status == 'failed').sum()} failed"
+    )
     return df
 
 # %% ../nbs/40_experiments.ipynb #4223bd3d
-DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}  # images per split of the demo on a real tree (= synthetic)
+# images per split of the demo on a real tree (= synthetic)
+DEMO_SPLITS = {"train": 1400, "val": 200, "test": 400}
 
+# %% ../nbs/40_experiments.ipynb #3058bc5f
 def demo_data_root(data_root: str | Path, size: int = 64, seed: int = 0, log=print) -> Path:
-    "A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the synthetic demo."
+    """A cache of a seeded, patient-disjoint subset of the paper's NIH splits, the size of the
+    synthetic demo."""
     from cxrvit.cache import build_cache, is_cache
     from cxrvit.data import nih_table
     from cxrvit.datahome import patient_prefix
     from cxrvit.steps import cache_home
-    home = resolve_data_home(data_root); home.require(["nih"], "the demo")
+    home = resolve_data_home(data_root)
+    home.require(["nih"], "the demo")
     nih = home.roots["nih"]
-    if is_cache(nih): raise ValueError(f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
-                                       "(the demo builds its own small cache from it)")
-    out = cache_home() / f"demo_nih_{config_hash({'root': str(Path(nih).resolve()), 'n': DEMO_SPLITS, 'size': size, 'seed': seed})}"
-    if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"): return out
-    lists = out.parent / (out.name + "_lists"); lists.mkdir(parents=True, exist_ok=True)
+    if is_cache(nih):
+        raise ValueError(
+            f"{nih} is a cache: `make demo DATA=` needs the NIH tree itself "
+            "(the demo builds its own small cache from it)"
+        )
+    key = {"root": str(Path(nih).resolve()), "n": DEMO_SPLITS, "size": size, "seed": seed}
+    out = cache_home() / f"demo_nih_{config_hash(key)}"
+    if (out / "meta.json").exists() and json.loads((out / "meta.json").read_text()).get("complete"):
+        return out
+    lists = out.parent / (out.name + "_lists")
+    lists.mkdir(parents=True, exist_ok=True)
     for s, n in DEMO_SPLITS.items():
         t = nih_table(nih, s)
         t = t.iloc[patient_prefix(t, n, seed, 4)]
-        lines = [f"{r.image} " + " ".join(str(int(v)) for v in r[2:16]) for r in t.itertuples(index=False)]
+        lines = [
+            f"{r.image} " + " ".join(str(int(v)) for v in r[2:16])
+            for r in t.itertuples(index=False)
+        ]
         (lists / f"{s}_official.txt").write_text("\n".join(lines) + "\n")
     log(f"demo: caching {sum(DEMO_SPLITS.values())} images of {nih} at {size}² in {out}")
-    return build_cache("nih", nih, out, size=size, split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS},
-                       progress=False)
+    return build_cache(
+        "nih", nih, out, size=size,
+        split_files={s: lists / f"{s}_official.txt" for s in DEMO_SPLITS}, progress=False,
+    )
 
 # %% ../nbs/40_experiments.ipynb #d2972822
 def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
-    "Delete what `exp` writes (its step folders, metrics.json, report.html) and nothing else; return what went."
+    """Delete what `exp` writes (its step folders, metrics.json, report.html) and nothing else;
+    return what went."""
     import shutil
     d, gone = Path(runs_root) / exp.name, []
     for p in [*step_dirs(exp, runs_root).values(), d / "metrics.json", d / "report.html"]:
@@ -513,12 +661,18 @@ def clear_outputs(exp: Experiment, runs_root: Path) -> list[Path]:
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     return gone
 
-def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
-             out: Path | str | None = None,  # runs folder; default runs/ in the project
-             device: str | None = None,
-             reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
-             log=print) -> int:
-    "Run the demo experiment end to end; print where its report is and the test mAUC; return an exit code."
+# %% ../nbs/40_experiments.ipynb #28e4708a
+def run_demo(
+    data_root: (
+        str | None
+    ) = None,  # an NIH tree (or a data home with nih/); None = the synthetic dataset
+    out: Path | str | None = None,  # runs folder; default runs/ in the project
+    device: str | None = None,
+    reuse: bool = False,  # keep finished steps of an earlier demo instead of starting afresh
+    log=print,
+) -> int:
+    """Run the demo experiment end to end; print where its report is and the test mAUC; return an
+    exit code."""
     import shutil
     runs_root = Path(out) if out else project_root() / "runs"
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
@@ -527,16 +681,29 @@ def run_demo(data_root: str | None = None,  # an NIH tree (or a data home with n
     root = demo_data_root(data_root, log=log) if data_root else None
     res = run_experiment(exp, runs_root, data_root=root, device=device, progress=True, log=log)
     if res["status"] == "failed":
-        log(f"demo failed: {res.get('error')}"); return 1
+        log(f"demo failed: {res.get('error')}")
+        return 1
     shutil.copy(d / "report" / "report.html", d / "report.html")
     m = json.loads((d / "metrics.json").read_text())
     c = next(iter(m.get("comparisons", {}).values()), None)
-    log(f"\ndemo finished in {time.time() - t0:.0f}s" + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else ""))
-    log(f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI {m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})")
+    log(
+        f"\ndemo finished in {time.time() - t0:.0f}s"
+        + (f" on a {sum(DEMO_SPLITS.values())}-image subset of {data_root}" if data_root else "")
+    )
+    log(
+        f"test mAUC, fine-tuned from MAE: {m['test']['mauc']:.3f} (95% CI "
+        f"{m['test']['mauc_ci'][0]:.3f}–{m['test']['mauc_ci'][1]:.3f})"
+    )
     if c:
-        said = {"clearly better": "MAE pre-training helped", "clearly worse": "MAE pre-training hurt"}.get(c["verdict"], "no clear difference")
-        log(f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
-            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient bootstrap): {said}")
+        said = {
+            "clearly better": "MAE pre-training helped",
+            "clearly worse": "MAE pre-training hurt",
+        }.get(c["verdict"], "no clear difference")
+        log(
+            f"test mAUC, from scratch: {c['mauc_b']:.3f}; MAE minus scratch {c['mauc_diff']:+.3f} "
+            f"(95% CI {c['mauc_diff_ci'][0]:+.3f} to {c['mauc_diff_ci'][1]:+.3f}, paired patient "
+            f"bootstrap): {said}"
+        )
     log(f"report: {d / 'report.html'}\nmetrics: {d / 'metrics.json'}")
     return 0
 
@@ -549,15 +716,18 @@ def status(exp: Experiment, runs_root: Path) -> str:
     if any((dirs[s.id] / "done.json").exists() for s in exp.steps): return "partial"
     return "pending"
 
+# %% ../nbs/40_experiments.ipynb #551dbb3a
 def _recipe_cols(p: dict, smoke: bool) -> dict:
     if "recipe" not in p: return {"recipe": "", "epochs": None, "batch": None}
     from cxrvit.steps import step_recipe
     try: r = step_recipe(p["recipe"], p.get("overrides"), smoke)
-    except (KeyError, ValueError) as e: return {"recipe": f"{p['recipe']} (error: {e})", "epochs": None, "batch": None}
+    except (KeyError, ValueError) as e:
+        return {"recipe": f"{p['recipe']} (error: {e})", "epochs": None, "batch": None}
     return {"recipe": r.name, "epochs": r.epochs, "batch": r.batch_size}
 
 def _images(step: Step, p: dict, home, smoke: bool) -> str:
-    "What the step reads: dataset and split sizes (counted in the data home, else the manifests' counts)."
+    """What the step reads: dataset and split sizes (counted in the data home, else the manifests'
+    counts)."""
     from cxrvit.datahome import corpus_parts
     from cxrvit.manifest import load_manifest
     names = step_datasets(step, p)
@@ -568,15 +738,19 @@ def _images(step: Step, p: dict, home, smoke: bool) -> str:
         try: return _counted(step, p, home, smoke)
         except Exception as e: return f"{', '.join(names)} (cannot read: {e})"
     def count(n):
-        m = load_manifest(n); c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
+        m = load_manifest(n)
+        c = (m["images"].get("frontal") or {}).get("train") or m["splits"]["train"].get("rows")
         return f"{n} train {c:,}" if c else n
-    return ("smoke: ~192 per split of " + ", ".join(names)) if smoke else ", ".join(count(n) for n in names) + " (manifest)"
+    if smoke: return "smoke: ~192 per split of " + ", ".join(names)
+    return ", ".join(count(n) for n in names) + " (manifest)"
 
 def _counted(step: Step, p: dict, home, smoke: bool) -> str:
-    "Split sizes of the datasets a step reads, counted from the data home's tables (no image is decoded)."
+    """Split sizes of the datasets a step reads, counted from the data home's tables (no image is
+    decoded)."""
     from cxrvit.datahome import classifier_data, pretrain_data
     from cxrvit.steps import SMOKE_N, step_recipe
-    if "recipe" not in p: return ", ".join(f"{n} (as its training step)" for n in step_datasets(step, p))
+    if "recipe" not in p:
+        return ", ".join(f"{n} (as its training step)" for n in step_datasets(step, p))
     r, n = step_recipe(p["recipe"], p.get("overrides"), smoke), SMOKE_N if smoke else None
     if step.notebook == "pretrain":
         c = pretrain_data(r, home, p.get("corpus", "nih"), smoke_n=n)
@@ -585,19 +759,25 @@ def _counted(step: Step, p: dict, home, smoke: bool) -> str:
     tr, va, te = classifier_data(r, home, p.get("dataset", "nih"), kind, smoke_n=n)
     return f"{p.get('dataset', 'nih')} train {len(tr):,} · val {len(va):,} · test {len(te):,}"
 
-def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None, roots: dict | None = None,
-         smoke: bool = False, sets: dict | None = None, inputs: dict | None = None) -> pd.DataFrame:
-    "One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared folder), nothing run."
+def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=None,
+         roots: dict | None = None, smoke: bool = False, sets: dict | None = None,
+         inputs: dict | None = None) -> pd.DataFrame:
+    """One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared
+    folder); nothing is run."""
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     rr = runs_root / "smoke" if smoke else runs_root
     home = resolve_data_home(data_root, roots) if data_root is not None or roots else None
     rows = []
     for e in exps:
         for s in e.steps:
-            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {}), e)
-            if sets and "recipe" in p: p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
-            rows.append({"experiment": e.name, "title": e.title, "step": s.id, "notebook": s.notebook,
-                         **_recipe_cols(p, smoke), "overrides": " ".join(p.get("overrides", []) or []),
+            ins = {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {})
+            p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, ins, e)
+            if sets and "recipe" in p:
+                p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
+            rows.append({"experiment": e.name, "title": e.title, "step": s.id,
+                         "notebook": s.notebook,
+                         **_recipe_cols(p, smoke),
+                         "overrides": " ".join(p.get("overrides", []) or []),
                          "data": _images(s, p, home, smoke), "init": p.get("init") or "",
                          "needs": ", ".join(e.needs) or "", "shared": s.shared_dir or "",
                          "paper": (e.paper or {}).get("value"), "status": status(e, rr)})
@@ -609,8 +789,10 @@ def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=
 def _pct(x): return None if x is None else round(100 * float(x), 2)
 
 def _row(m: dict, name: str, paper: dict, smoke: bool) -> dict:
-    metric = m.get("metric") or ("accuracy" if (paper or {}).get("metric") == "accuracy" else "mauc")
-    t = m.get("test", {}); ci = t.get(f"{metric}_ci") or [None, None]
+    acc = (paper or {}).get("metric") == "accuracy"
+    metric = m.get("metric") or ("accuracy" if acc else "mauc")
+    t = m.get("test", {})
+    ci = t.get(f"{metric}_ci") or [None, None]
     pp = m.get("paper_protocol") or {}
     per_seed = m.get("seeds")
     return {"experiment": name, "metric": metric, "ours": _pct(t.get(metric)), "ci_lo": _pct(ci[0]),
@@ -621,28 +803,34 @@ def _row(m: dict, name: str, paper: dict, smoke: bool) -> dict:
             "protocol": "val-selected" + (f", mean of {len(per_seed)} seeds" if per_seed else ""),
             "official_protocol": "max test over evaluations", "smoke": smoke}
 
-def collect_results(runs_root: Path | str | None = None, registry: dict | None = None, log=None) -> pd.DataFrame:
-    "One row per finished experiment: ours (val-selected, CI), the official protocol, the published value."
+def collect_results(runs_root: Path | str | None = None, registry: dict | None = None,
+                    log=None) -> pd.DataFrame:
+    """One row per finished experiment: ours (val-selected, CI), the official protocol, the
+    published value."""
     runs_root = Path(runs_root) if runs_root else project_root() / "runs"
     registry = registry if registry is not None else {}
     log = log or (lambda s: print(s, file=sys.stderr))
     rows = []
     for f in sorted(runs_root.rglob("metrics.json")):
         try: m = json.loads(f.read_text())
-        except (OSError, ValueError) as e: log(f"warning: skipped unreadable {f} ({e})"); continue
+        except (OSError, ValueError) as e:
+            log(f"warning: skipped unreadable {f} ({e})")
+            continue
         if "config_hash" not in m: continue  # a step's file, not an experiment's
-        exp = m.get("experiment", {}); name = exp.get("name", str(f.parent.relative_to(runs_root)))
+        exp = m.get("experiment", {})
+        name = exp.get("name", str(f.parent.relative_to(runs_root)))
         paper = (registry[name].paper if name in registry else exp.get("paper")) or {}
         rows.append({**_row(m, name, paper, bool(m.get("smoke"))), "title": exp.get("title", "")})
-    cols = ["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "sd", "seeds", "ours_official", "paper",
-            "protocol", "official_protocol", "smoke"]
+    cols = ["experiment", "title", "metric", "ours", "ci_lo", "ci_hi", "sd", "seeds",
+            "ours_official", "paper", "protocol", "official_protocol", "smoke"]
     df = pd.DataFrame(rows, columns=cols)
     df["delta"] = pd.to_numeric(df.ours, errors="coerce") - pd.to_numeric(df.paper, errors="coerce")
     return df
 
 # %% ../nbs/40_experiments.ipynb #3ae5a41d
 def results_figure(df: pd.DataFrame):
-    "Paper vs ours, one row per experiment, our CI as error bars (plotly); mAUC and accuracy rows in %."
+    """Paper vs ours, one row per experiment, our CI as error bars (plotly); mAUC and accuracy rows
+    in %."""
     import plotly.graph_objects as go
     num = lambda c: pd.to_numeric(df[c], errors="coerce")
     fig = go.Figure()
@@ -650,7 +838,10 @@ def results_figure(df: pd.DataFrame):
                arrayminus=(num("ours") - num("ci_lo")).tolist())
     label = df.experiment + " (" + df.metric + ")"
     fig.add_bar(y=label, x=num("ours"), orientation="h", name="ours (val-selected)", error_x=err)
-    fig.add_scatter(y=label, x=num("paper"), mode="markers", marker_symbol="diamond", marker_size=10, name="paper")
+    fig.add_scatter(
+        y=label, x=num("paper"), mode="markers", marker_symbol="diamond", marker_size=10,
+        name="paper",
+    )
     fig.update_layout(xaxis_title="mAUC or accuracy (%)", height=120 + 28 * len(df),
                       margin=dict(l=10, r=10, t=30, b=10), title="cxrvit vs the published numbers")
     return fig

@@ -24,42 +24,71 @@ __all__ = ['BOX_ALIASES', 'METHODS', 'THRESHOLDS', 'HIT_IOU', 'read_bbox_list', 
            'score_explanations', 'checkpoint_labels', 'load_run', 'explain_eval']
 
 # %% ../nbs/34_explain.ipynb #5c6e18d6
-BOX_ALIASES = {"Infiltrate": "Infiltration"}  # BBox_List's spelling → the label name of Data_Entry and the model
+# BBox_List's spelling → the label name of Data_Entry and the model
+BOX_ALIASES = {"Infiltrate": "Infiltration"}
 
+# %% ../nbs/34_explain.ipynb #37ab3bde
 def _nih_labels() -> list[str]:
     from cxrvit.manifest import load_manifest
     return list(load_manifest("nih").labels)
 
-def read_bbox_list(path: Path | str,  # BBox_List_2017.csv(.gz): Image Index, Finding Label, Bbox [x,y,w,h]
-                   labels: Sequence[str] | None = None,  # finding names the list may use (default NIH's 14)
-                  ) -> pd.DataFrame:
-    "One row per box: image, finding (NIH label names), x, y, w, h; a bad row raises naming its line."
+
+def read_bbox_list(
+    path: Path | str,  # BBox_List_2017.csv(.gz): Image Index, Finding Label, Bbox [x,y,w,h]
+    labels: Sequence[str] | None = None,  # finding names the list may use (default NIH's 14)
+) -> pd.DataFrame:
+    """One row per box: image, finding (NIH label names), x, y, w, h; a bad row raises naming its
+    line."""
     path, labels = Path(path), list(labels or _nih_labels())
     if not path.is_file(): raise FileNotFoundError(f"box list {path} does not exist")
     head = pd.read_csv(path, nrows=0).columns
     if list(head[:2]) != ["Image Index", "Finding Label"]:
-        raise ValueError(f"{path}: header {list(head[:3])} is not BBox_List's 'Image Index, Finding Label, Bbox [x,y,w,h]'")
-    df = pd.read_csv(path, header=None, skiprows=1, usecols=range(6), names=["image", "finding", "x", "y", "w", "h"])
+        raise ValueError(
+            f"{path}: header {list(head[:3])} is not BBox_List's "
+            "'Image Index, Finding Label, Bbox [x,y,w,h]'"
+        )
+    df = pd.read_csv(
+        path, header=None, skiprows=1, usecols=range(6),
+        names=["image", "finding", "x", "y", "w", "h"],
+    )
     df["finding"] = df["finding"].map(lambda s: BOX_ALIASES.get(s, s))
     xywh = df[["x", "y", "w", "h"]].apply(pd.to_numeric, errors="coerce")
-    bad = (~df["finding"].isin(labels)) | xywh.isna().any(axis=1) | (xywh["w"] <= 0) | (xywh["h"] <= 0)
+    bad = (
+        (~df["finding"].isin(labels))
+        | xywh.isna().any(axis=1)
+        | (xywh["w"] <= 0)
+        | (xywh["h"] <= 0)
+    )
     if bad.any():
-        i = int(np.flatnonzero(bad)[0]); r = df.iloc[i]
-        why = f"unknown finding {r['finding']!r}" if r["finding"] not in labels else "x, y, w, h must be numbers, w and h > 0"
+        i = int(np.flatnonzero(bad)[0])
+        r = df.iloc[i]
+        why = (
+            f"unknown finding {r['finding']!r}"
+            if r["finding"] not in labels
+            else "x, y, w, h must be numbers, w and h > 0"
+        )
         raise ValueError(f"{path}: line {i + 2} ({r['image']}): {why}")
     return df.assign(**xywh.astype(float))
 
 # %% ../nbs/34_explain.ipynb #75fd9c6c
-def eval_geometry(width: int, height: int,  # the decoded image
-                  img_size: int,  # the model's input side
-                  resize: int | None = None,  # shorter side before the crop; None = the eval transform's
-                 ) -> tuple[float, float, float, float]:
-    "(sx, sy, left, top): pixel (x, y) of the image lands at (x·sx − left, y·sy − top) in the model input."
+def eval_geometry(
+    width: int,
+    height: int,  # the decoded image
+    img_size: int,  # the model's input side
+    resize: int | None = None,  # shorter side before the crop; None = the eval transform's
+) -> tuple[float, float, float, float]:
+    """(sx, sy, left, top): pixel (x, y) of the image lands at (x·sx − left, y·sy − top) in the
+    model input."""
     resize = resize or int(round(img_size / FinetuneRecipe.crop_pct))
-    if width <= height: nw, nh = resize, int(resize * height / width)  # torchvision Resize(int) semantics
+    # torchvision Resize(int) semantics
+    if width <= height:nw, nh = resize, int(resize * height / width)
     else: nw, nh = int(resize * width / height), resize
-    return nw / width, nh / height, int(round((nw - img_size) / 2.0)), int(round((nh - img_size) / 2.0))
+    return (
+        nw / width, nh / height, int(round((nw - img_size) / 2.0)),
+        int(round((nh - img_size) / 2.0)),
+    )
 
+# %% ../nbs/34_explain.ipynb #0f21c6a5
 def boxes_to_input(boxes: np.ndarray,  # [B, 4] x, y, w, h in the box frame
                    frame: tuple[float, float],  # (width, height) of the box frame
                    image: tuple[int, int],  # (width, height) of the decoded image
@@ -73,32 +102,45 @@ def boxes_to_input(boxes: np.ndarray,  # [B, 4] x, y, w, h in the box frame
                     (b[:, 1] + b[:, 3]) * fy - top], 1)
     return np.clip(out, 0, img_size)
 
+# %% ../nbs/34_explain.ipynb #61d8c8dc
 def box_mask(boxes: np.ndarray,  # [B, 4] (x0, y0, x1, y1) in input pixels
              size: int,  # heat-map side
             ) -> np.ndarray:
     "bool [size, size]: pixels whose centre lies in any of the boxes."
-    c = np.arange(size) + 0.5; m = np.zeros((size, size), bool)
+    c = np.arange(size) + 0.5
+    m = np.zeros((size, size), bool)
     for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
         m |= ((c >= y0) & (c < y1))[:, None] & ((c >= x0) & (c < x1))[None, :]
     return m
 
 # %% ../nbs/34_explain.ipynb #d8fd5b94
-def is_vit(model: nn.Module) -> bool: return hasattr(model, "blocks") and hasattr(model, "patch_embed")
+def is_vit(model: nn.Module) -> bool:
+    return hasattr(model, "blocks") and hasattr(model, "patch_embed")
 
+# %% ../nbs/34_explain.ipynb #314d82f0
 def target_layers(model: nn.Module) -> list[nn.Module]:
     "The Grad-CAM layer of a cxrvit ViT, a torchvision DenseNet or a ResNet."
-    if is_vit(model): return [model.blocks[-1] if getattr(model, "global_pool_avg", False) else model.blocks[-1].norm1]
+    if is_vit(model):
+        return [
+            model.blocks[-1] if getattr(model, "global_pool_avg", False) else model.blocks[-1].norm1
+        ]
     if hasattr(model, "features"): return [model.features[-1]]
     if hasattr(model, "layer4"): return [model.layer4[-1]]
-    raise TypeError(f"no Grad-CAM target layer known for {type(model).__name__}: pass a ViT, DenseNet or ResNet")
+    raise TypeError(
+        f"no Grad-CAM target layer known for {type(model).__name__}: pass a ViT, DenseNet or ResNet"
+    )
 
+# %% ../nbs/34_explain.ipynb #3ee96758
 def vit_reshape_transform(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     "Tokens [N, prefix+L, D] → feature map [N, D, gh, gw] (cls and other prefix tokens dropped)."
-    gh, gw = model.patch_embed.grid_size; p = getattr(model, "num_prefix_tokens", 1)
+    gh, gw = model.patch_embed.grid_size
+    p = getattr(model, "num_prefix_tokens", 1)
     def f(t: torch.Tensor) -> torch.Tensor:
-        return t[:, p:].reshape(t.shape[0], gh, gw, t.shape[-1]).permute(0, 3, 1, 2)  # [N, D, gh, gw]
+        # [N, D, gh, gw]
+        return t[:, p:].reshape(t.shape[0], gh, gw, t.shape[-1]).permute(0, 3, 1, 2)
     return f
 
+# %% ../nbs/34_explain.ipynb #03bc5910
 def gradcam(model: nn.Module,  # classifier in eval mode
             imgs: torch.Tensor,  # [N, C, H, W] on the model's device
             classes: Sequence[int],  # [N] output index explained for each image
@@ -113,8 +155,10 @@ def gradcam(model: nn.Module,  # classifier in eval mode
 # %% ../nbs/34_explain.ipynb #6bbef7ab
 def _block_attention(blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
     "Attention weights [N, heads, T, T] of one timm block for its input tokens x [N, T, D]."
-    a = blk.attn; N, T, _ = x.shape
-    qkv = a.qkv(blk.norm1(x)).reshape(N, T, 3, a.num_heads, -1).permute(2, 0, 3, 1, 4)  # [3, N, h, T, hd]
+    a = blk.attn
+    N, T, _ = x.shape
+    # [3, N, h, T, hd]
+    qkv = a.qkv(blk.norm1(x)).reshape(N, T, 3, a.num_heads, -1).permute(2, 0, 3, 1, 4)
     q, k = a.q_norm(qkv[0]), a.k_norm(qkv[1])
     return ((q * a.scale) @ k.transpose(-2, -1)).softmax(-1)
 
@@ -135,9 +179,11 @@ def attention_rollout(model: nn.Module,  # cxrvit ViT
     R = eye.expand(x.shape[0], -1, -1)
     for blk in model.blocks:
         A = residual * eye + (1 - residual) * _block_attention(blk, x).mean(1)  # [N, T, T]
-        R = (A / A.sum(-1, keepdim=True)) @ R; x = blk(x)
+        R = (A / A.sum(-1, keepdim=True)) @ R
+        x = blk(x)
     return _pooled_row(model, R)
 
+# %% ../nbs/34_explain.ipynb #bb3e32a4
 @torch.no_grad()
 def last_attention(model: nn.Module, imgs: torch.Tensor) -> torch.Tensor:
     "cls→patch attention of the last block, mean over heads, [N, L]."
@@ -149,27 +195,37 @@ def _to_image(v: torch.Tensor,  # [N, L] patch scores
               model: nn.Module, size: tuple[int, int]) -> np.ndarray:
     "Patch scores → [N, H, W] maps, bilinear, each scaled to [0, 1]."
     gh, gw = model.patch_embed.grid_size
-    m = F.interpolate(v.float().reshape(-1, 1, gh, gw), size=size, mode="bilinear", align_corners=False)[:, 0]
+    m = F.interpolate(
+        v.float().reshape(-1, 1, gh, gw), size=size, mode="bilinear", align_corners=False
+    )[:, 0]
     lo, hi = m.flatten(1).min(1)[0][:, None, None], m.flatten(1).max(1)[0][:, None, None]
     return ((m - lo) / (hi - lo).clamp_min(1e-12)).cpu().numpy().astype(np.float32)
 
 METHODS = ("gradcam", "rollout", "attention")
 
-def heatmaps(model: nn.Module, imgs: torch.Tensor,  # [N, C, H, W]
-             classes: Sequence[int],  # [N] class explained per image (unused by the attention methods)
-             method: str = "gradcam",  # "gradcam", "rollout" or "attention"
-            ) -> np.ndarray:
+# %% ../nbs/34_explain.ipynb #683d08ae
+def heatmaps(
+    model: nn.Module,
+    imgs: torch.Tensor,  # [N, C, H, W]
+    classes: Sequence[int],  # [N] class explained per image (unused by the attention methods)
+    method: str = "gradcam",  # "gradcam", "rollout" or "attention"
+) -> np.ndarray:
     "[N, H, W] heat maps in [0, 1] at the input's resolution."
-    if method not in METHODS: raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     if method == "gradcam": return gradcam(model, imgs, classes)
-    if not is_vit(model): raise ValueError(f"method {method!r} needs a ViT; {type(model).__name__} has no attention")
+    if not is_vit(model):
+        raise ValueError(f"method {method!r} needs a ViT; {type(model).__name__} has no attention")
     v = attention_rollout(model, imgs) if method == "rollout" else last_attention(model, imgs)
     return _to_image(v, model, tuple(imgs.shape[-2:]))
 
 # %% ../nbs/34_explain.ipynb #e33df3f5
 THRESHOLDS = (0.3, 0.5, 0.7)  # heat-map thresholds, fractions of the map's maximum
+
+# %% ../nbs/34_explain.ipynb #34322d15
 HIT_IOU = 0.25  # a predicted box "hits" when its IoU with a true box reaches this
 
+# %% ../nbs/34_explain.ipynb #ff753384
 def centre_prior(size: int,  # map side
                  sigma: float = 0.25,  # standard deviation, as a fraction of the side
                 ) -> np.ndarray:
@@ -177,9 +233,11 @@ def centre_prior(size: int,  # map side
     c = (np.arange(size) + 0.5) / size - 0.5
     return np.exp(-(c[:, None] ** 2 + c[None, :] ** 2) / (2 * sigma ** 2)).astype(np.float32)
 
+# %% ../nbs/34_explain.ipynb #9ba8d559
 def _box_iou(a, b) -> float:
     "IoU of two (x0, y0, x1, y1) boxes."
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0])); ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
     return iw * ih / u if u > 0 else 0.0
 
@@ -188,7 +246,8 @@ def _largest_box(on: np.ndarray):
     from scipy import ndimage as ndi
     lab, n = ndi.label(on, structure=np.ones((3, 3)))
     if n == 0: return None
-    k = int(np.argmax(np.bincount(lab.ravel())[1:])); s = ndi.find_objects(lab)[k]
+    k = int(np.argmax(np.bincount(lab.ravel())[1:]))
+    s = ndi.find_objects(lab)[k]
     return (s[1].start, s[0].start, s[1].stop, s[0].stop)
 
 def score_map(h: np.ndarray,  # [S, S] heat map
@@ -196,29 +255,43 @@ def score_map(h: np.ndarray,  # [S, S] heat map
               thresholds: Sequence[float] = THRESHOLDS, hit_iou: float = HIT_IOU,
              ) -> dict:
     "Pointing hit, IoU@t and box hit@t of one map against one finding's boxes."
-    h = np.asarray(h, float); gt = box_mask(boxes, h.shape[0]); top = h.max()
+    h = np.asarray(h, float)
+    gt = box_mask(boxes, h.shape[0])
+    top = h.max()
     i, j = np.unravel_index(int(np.argmax(h)), h.shape)
     out = {"pointing": float(gt[i, j])}
     for t in thresholds:
         on = h >= t * top if top > 0 else np.zeros_like(gt)
-        u = (on | gt).sum(); out[f"iou@{t}"] = float((on & gt).sum() / u) if u else 0.0
+        u = (on | gt).sum()
+        out[f"iou@{t}"] = float((on & gt).sum() / u) if u else 0.0
         pb = _largest_box(on)
-        out[f"hit@{t}"] = float(pb is not None and max(_box_iou(pb, b) for b in np.reshape(boxes, (-1, 4))) >= hit_iou)
+        out[f"hit@{t}"] = float(
+            pb is not None and max(_box_iou(pb, b) for b in np.reshape(boxes, (-1, 4))) >= hit_iou
+        )
     return out
 
 # %% ../nbs/34_explain.ipynb #2a124ea2
 def score_columns(thresholds: Sequence[float] = THRESHOLDS) -> list[str]:
     return ["pointing"] + [f"{k}@{t}" for t in thresholds for k in ("iou", "hit")]
 
-def summarize_scores(per_image: pd.DataFrame,  # one row per (method, image, finding): patient + score columns
-                     n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                    ) -> pd.DataFrame:
+# %% ../nbs/34_explain.ipynb #e12417a4
+def summarize_scores(
+    per_image: pd.DataFrame,  # one row per (method, image, finding): patient + score columns
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
     "Mean and bootstrap CI of each score per method × finding, plus each method's pooled 'all' row."
-    cols = [c for c in per_image.columns if c == "pointing" or "@" in c]; rows = []
-    for (meth, fnd), g in pd.concat([per_image, per_image.assign(finding="all")]).groupby(["method", "finding"], sort=False):
+    cols = [c for c in per_image.columns if c == "pointing" or "@" in c]
+    rows = []
+    for (meth, fnd), g in pd.concat([per_image, per_image.assign(finding="all")]).groupby(
+        ["method", "finding"], sort=False
+    ):
         r = {"method": meth, "finding": fnd, "n": len(g), "patients": g["patient"].nunique()}
         for c in cols:
-            m, (lo, hi) = mean_with_ci(g[c].to_numpy(), g["patient"].to_numpy(), n_boot, seed, level)
+            m, (lo, hi) = mean_with_ci(
+                g[c].to_numpy(), g["patient"].to_numpy(), n_boot, seed, level
+            )
             r |= {c: m, f"{c}_lo": lo, f"{c}_hi": hi}
         rows.append(r)
     return pd.DataFrame(rows)
@@ -236,46 +309,63 @@ def find_box_list(root: Path | str) -> Path:
     "BBox_List_2017.csv(.gz) in `root`."
     for n in ("BBox_List_2017.csv", "BBox_List_2017.csv.gz"):
         if (Path(root) / n).is_file(): return Path(root) / n
-    raise FileNotFoundError(f"{root}: no BBox_List_2017.csv(.gz); pass the box list explicitly (--boxes)")
+    raise FileNotFoundError(
+        f"{root}: no BBox_List_2017.csv(.gz); pass the box list explicitly (--boxes)"
+    )
 
+# %% ../nbs/34_explain.ipynb #306c3712
 def patient_of(name: str) -> str:
     "Patient of an NIH-style file name `<patient>_<follow-up>.png` (the name itself otherwise)."
     stem = Path(name).stem
     return stem.split("_")[0] if "_" in stem else stem
 
 # %% ../nbs/34_explain.ipynb #fa07c53d
-def score_explanations(model: nn.Module,  # classifier (eval mode is set here)
-                       root: Path | str,  # NIH-format root with the boxed images
-                       labels: Sequence[str],  # the model's output names, in order
-                       img_size: int,  # the model's input side
-                       method: str = "gradcam",  # "gradcam", "rollout" or "attention"
-                       boxes: Path | str | pd.DataFrame | None = None,  # default ROOT/BBox_List_2017.csv(.gz)
-                       frame: int | None = None,  # side of the box frame; None = auto (see above)
-                       device: str | torch.device = "cpu", batch_size: int = 16, channels: int = 3,
-                       thresholds: Sequence[float] = THRESHOLDS,
-                      ) -> pd.DataFrame:
+def score_explanations(
+    model: nn.Module,  # classifier (eval mode is set here)
+    root: Path | str,  # NIH-format root with the boxed images
+    labels: Sequence[str],  # the model's output names, in order
+    img_size: int,  # the model's input side
+    method: str = "gradcam",  # "gradcam", "rollout" or "attention"
+    boxes: Path | str | pd.DataFrame | None = None,  # default ROOT/BBox_List_2017.csv(.gz)
+    frame: int | None = None,  # side of the box frame; None = auto (see above)
+    device: str | torch.device = "cpu",
+    batch_size: int = 16,
+    channels: int = 3,
+    thresholds: Sequence[float] = THRESHOLDS,
+) -> pd.DataFrame:
     "Per (method, image, finding) scores of the model's maps and of the centre prior."
     from cxrvit.data import nih_paths
-    root = Path(root); bb = boxes if isinstance(boxes, pd.DataFrame) else read_bbox_list(boxes or find_box_list(root))
+    root = Path(root)
+    bb = boxes if isinstance(boxes, pd.DataFrame) else read_bbox_list(boxes or find_box_list(root))
     miss = sorted(set(bb["finding"]) - set(labels))
-    if miss: warnings.warn(f"the model has no output for {miss}: their boxes are skipped"); bb = bb[bb.finding.isin(labels)]
-    if bb.empty: raise ValueError(f"no box of the list names one of the model's findings {list(labels)}")
-    pairs = sorted(bb.groupby(["image", "finding"], sort=False), key=lambda kv: kv[0][0])  # an image's boxes together
-    names = list(dict.fromkeys(k[0] for k, _ in pairs)); paths = dict(zip(names, nih_paths(root, names)))
+    if miss:
+        warnings.warn(f"the model has no output for {miss}: their boxes are skipped")
+        bb = bb[bb.finding.isin(labels)]
+    if bb.empty:
+        raise ValueError(f"no box of the list names one of the model's findings {list(labels)}")
+    # an image's boxes together
+    pairs = sorted(bb.groupby(["image", "finding"], sort=False), key=lambda kv: kv[0][0])
+    names = list(dict.fromkeys(k[0] for k, _ in pairs))
+    paths = dict(zip(names, nih_paths(root, names)))
     widths, prior = _box_frame(root, names), centre_prior(img_size)
-    model = model.eval().to(device); rows = []
+    model = model.eval().to(device)
+    rows = []
     for s in range(0, len(pairs), batch_size):
         chunk = pairs[s:s + batch_size]
-        imgs = _load_batch([paths[k[0]] for k, _ in chunk], img_size, channels)  # {path: (tensor, (w, h))}
+        # {path: (tensor, (w, h))}
+        imgs = _load_batch([paths[k[0]] for k, _ in chunk], img_size, channels)
         x = torch.stack([imgs[paths[k[0]]][0] for k, _ in chunk]).to(device)  # [B, C, S, S]
         maps = heatmaps(model, x, [list(labels).index(k[1]) for k, _ in chunk], method)
         for ((img, fnd), g), h in zip(chunk, maps):
-            wh = imgs[paths[img]][1]; side = frame or (wh[0] if widths.get(img) == wh[0] else 1024)
-            b = boxes_to_input(g[["x", "y", "w", "h"]].to_numpy(), (side, side * wh[1] / wh[0]), wh, img_size)
+            wh = imgs[paths[img]][1]
+            side = frame or (wh[0] if widths.get(img) == wh[0] else 1024)
+            xywh = g[["x", "y", "w", "h"]].to_numpy()  # [n_boxes, 4] in the box frame
+            b = boxes_to_input(xywh, (side, side * wh[1] / wh[0]), wh, img_size)
             for meth, hm in ((method, h), ("centre", prior)):
-                rows.append({"method": meth, "image": img, "finding": fnd, "patient": patient_of(img),
-                             **score_map(hm, b, thresholds)})
+                rows.append({"method": meth, "image": img, "finding": fnd,
+                             "patient": patient_of(img), **score_map(hm, b, thresholds)})
     return pd.DataFrame(rows)
+
 
 def _load_batch(paths: Sequence[Path], img_size: int, channels: int) -> dict:
     "Each distinct path once: {path: (eval-transformed tensor, decoded (w, h))}."
@@ -283,30 +373,40 @@ def _load_batch(paths: Sequence[Path], img_size: int, channels: int) -> dict:
     from cxrvit.transforms import eval_transform
     tf, out = eval_transform(img_size, FinetuneRecipe.crop_pct, channels=channels), {}
     for p in dict.fromkeys(paths):
-        pil = load_image(p, channels); out[p] = (tf(pil), pil.size)
+        pil = load_image(p, channels)
+        out[p] = (tf(pil), pil.size)
     return out
 
 # %% ../nbs/34_explain.ipynb #4cbc4ff7
 def checkpoint_labels(ck: dict, num_outputs: int) -> list[str]:
-    "Output names of a checkpoint: its `labels` if it carries them, NIH's 14 for 14 outputs, else class_0…"
+    """Output names of a checkpoint: its `labels` if it carries them, NIH's 14 for 14 outputs, else
+    class_0…"""
     labels = ck.get("labels")
     if labels is not None:
-        if len(labels) != num_outputs: raise ValueError(f"checkpoint lists {len(labels)} labels for {num_outputs} outputs")
+        if len(labels) != num_outputs:
+            raise ValueError(f"checkpoint lists {len(labels)} labels for {num_outputs} outputs")
         return list(labels)
     return _nih_labels() if num_outputs == 14 else [f"class_{i}" for i in range(num_outputs)]
 
-def load_run(run: Path | str,  # a fine-tune run folder (its checkpoint-best.pth) or a checkpoint file
-            ) -> tuple[nn.Module, object, dict, Path]:
+# %% ../nbs/34_explain.ipynb #f80e03c1
+def load_run(
+    run: Path | str,  # a fine-tune run folder (its checkpoint-best.pth) or a checkpoint file
+) -> tuple[nn.Module, object, dict, Path]:
     "(model with the run's selected weights, its recipe, the checkpoint, the checkpoint path)."
     from cxrvit.engine import load_train_state
     from cxrvit.models import create_model
     from cxrvit.recipes import recipe_from_dict
-    run = Path(run); path = run / "checkpoint-best.pth" if run.is_dir() else run
-    if not path.exists(): raise FileNotFoundError(f"{path} does not exist: is {run} a finished fine-tune run folder?")
+    run = Path(run)
+    path = run / "checkpoint-best.pth" if run.is_dir() else run
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: is {run} a finished fine-tune run folder?")
     ck = load_train_state(path)
-    if "args" not in ck: raise ValueError(f"{path} has no recipe ('args'); it is not a cxrvit training checkpoint")
-    recipe = recipe_from_dict(ck["args"]); model = create_model(recipe.model, **recipe.model_kwargs())
-    model.load_state_dict(ck["model"]); return model.eval(), recipe, ck, path
+    if "args" not in ck:
+        raise ValueError(f"{path} has no recipe ('args'); it is not a cxrvit training checkpoint")
+    recipe = recipe_from_dict(ck["args"])
+    model = create_model(recipe.model, **recipe.model_kwargs())
+    model.load_state_dict(ck["model"])
+    return model.eval(), recipe, ck, path
 
 # %% ../nbs/34_explain.ipynb #7d4cbfb4
 def explain_eval(run: Path | str,  # fine-tune run folder or checkpoint
@@ -316,22 +416,44 @@ def explain_eval(run: Path | str,  # fine-tune run folder or checkpoint
                  boxes: Path | str | None = None, frame: int | None = None,
                  device: str | None = None, batch_size: int = 16, n_boot: int = 1000, seed: int = 0,
                 ) -> dict:
-    "Score a run's explanations against the root's boxes; writes explain.json, explain.csv and per_image.csv."
+    """Score a run's explanations against the root's boxes; writes explain.json, explain.csv and
+    per_image.csv."""
     from cxrvit.core import get_device
     model, recipe, ck, path = load_run(run)
-    labels = checkpoint_labels(ck, model.num_classes if hasattr(model, "num_classes") else recipe.num_classes)
+    labels = checkpoint_labels(
+        ck, model.num_classes if hasattr(model, "num_classes") else recipe.num_classes
+    )
     dev = get_device(device)
-    per = score_explanations(model, data_root, labels, recipe.img_size, method, boxes, frame, dev, batch_size)
+    per = score_explanations(
+        model, data_root, labels, recipe.img_size, method, boxes, frame, dev, batch_size
+    )
     table = summarize_scores(per, n_boot, seed)
-    out = Path(out) if out else (Path(run) if Path(run).is_dir() else path.parent) / f"explain-{method}"
-    if (out / "explain.json").exists(): raise ValueError(f"{out / 'explain.json'} exists; pass another --out (results are never overwritten)")
+    out = (
+        Path(out)
+        if out
+        else (Path(run) if Path(run).is_dir() else path.parent) / f"explain-{method}"
+    )
+    if (out / "explain.json").exists():
+        raise ValueError(
+            f"{out / 'explain.json'} exists; pass another --out (results are never overwritten)"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    per.to_csv(out / "per_image.csv", index=False); table.to_csv(out / "explain.csv", index=False)
+    per.to_csv(out / "per_image.csv", index=False)
+    table.to_csv(out / "explain.csv", index=False)
     allr = table[table.finding == "all"].set_index("method")
-    res = {"checkpoint": str(path), "data_root": str(data_root), "method": method, "images": int(per.image.nunique()),
-           "boxes_scored": int(len(per) // 2), "thresholds": list(THRESHOLDS), "hit_iou": HIT_IOU,
-           "pointing": {m: float(allr.loc[m, "pointing"]) for m in allr.index},
-           "beats_centre_pointing": bool(allr.loc[method, "pointing"] > allr.loc["centre", "pointing"]),
-           "table": table.to_dict(orient="records")}
+    res = {
+        "checkpoint": str(path),
+        "data_root": str(data_root),
+        "method": method,
+        "images": int(per.image.nunique()),
+        "boxes_scored": int(len(per) // 2),
+        "thresholds": list(THRESHOLDS),
+        "hit_iou": HIT_IOU,
+        "pointing": {m: float(allr.loc[m, "pointing"]) for m in allr.index},
+        "beats_centre_pointing": bool(
+            allr.loc[method, "pointing"] > allr.loc["centre", "pointing"]
+        ),
+        "table": table.to_dict(orient="records"),
+    }
     (out / "explain.json").write_text(json.dumps(res, indent=1, default=float))
     return res | {"out": str(out)}

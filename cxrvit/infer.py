@@ -29,25 +29,37 @@ __all__ = ['IMAGE_SUFFIXES', 'EXIT_SOME_FAILED', 'vit_from_state_dict', 'Predict
 # %% ../nbs/35_predict.ipynb #d02c048c
 _HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16}  # ViT-Ti/S/B/L/H head counts
 
-def vit_from_state_dict(sd: dict[str, torch.Tensor],  # official fine-tuned ViT weights (timm-0.4 keys)
-                       ) -> nn.Module:
-    "A cxrvit ViT shaped like the weights (width, depth, patch, input size, pooling, classes), weights loaded."
+
+def vit_from_state_dict(
+    sd: dict[str, torch.Tensor],  # official fine-tuned ViT weights (timm-0.4 keys)
+) -> nn.Module:
+    """A cxrvit ViT shaped like the weights (width, depth, patch, input size, pooling, classes),
+    weights loaded."""
     from cxrvit.vit import VisionTransformer
     need = ["cls_token", "pos_embed", "patch_embed.proj.weight", "head.weight"]
     miss = [k for k in need if k not in sd]
-    if miss: raise ValueError(f"not a ViT classifier checkpoint: missing {miss} (keys start {list(sd)[:5]})")
+    if miss:
+        raise ValueError(
+            f"not a ViT classifier checkpoint: missing {miss} (keys start {list(sd)[:5]})"
+        )
     D, (_, C, P, _) = sd["cls_token"].shape[-1], sd["patch_embed.proj.weight"].shape
     depth = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))
     grid = int(round((sd["pos_embed"].shape[1] - 1) ** 0.5))
-    m = VisionTransformer(img_size=grid * P, patch_size=P, in_chans=C, embed_dim=D, depth=depth,
-                          num_heads=_HEADS.get(D, max(1, D // 64)), mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / D,
-                          num_classes=sd["head.weight"].shape[0], global_pool="fc_norm.weight" in sd)
-    check_keys(m, sd); m.load_state_dict(sd); return m.eval()
+    m = VisionTransformer(
+        img_size=grid * P, patch_size=P, in_chans=C, embed_dim=D, depth=depth,
+        num_heads=_HEADS.get(D, max(1, D // 64)),
+        mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / D,
+        num_classes=sd["head.weight"].shape[0], global_pool="fc_norm.weight" in sd,
+    )
+    check_keys(m, sd)
+    m.load_state_dict(sd)
+    return m.eval()
 
 # %% ../nbs/35_predict.ipynb #38a63bb8
 @dataclass
 class Predictor:
-    "A classifier ready for inference: model, input size, output names, optional per-class thresholds."
+    """A classifier ready for inference: model, input size, output names, optional per-class
+    thresholds."""
     model: nn.Module
     img_size: int
     labels: list[str]
@@ -56,13 +68,16 @@ class Predictor:
     kind: str = "cxrvit"  # "cxrvit" or "official"
     softmax: bool = False  # multi-class checkpoint ('ce' loss): softmax instead of sigmoid
 
+# %% ../nbs/35_predict.ipynb #3513522c
 def _thresholds(ck: dict, path: Path, labels: list[str]) -> tuple[np.ndarray | None, str]:
-    "The checkpoint's thresholds, else Youden thresholds from the run's validation predictions, else None."
+    """The checkpoint's thresholds, else Youden thresholds from the run's validation predictions,
+    else None."""
     t = ck.get("thresholds")
     if isinstance(t, dict): return np.array([float(t.get(l, np.nan)) for l in labels]), "checkpoint"
     if t is not None:
         t = np.asarray(t, float).ravel()
-        if len(t) != len(labels): raise ValueError(f"{path}: {len(t)} thresholds for {len(labels)} outputs")
+        if len(t) != len(labels):
+            raise ValueError(f"{path}: {len(t)} thresholds for {len(labels)} outputs")
         return t, "checkpoint"
     npz = path.parent / "preds-best.npz"
     if path.name == "checkpoint-best.pth" and npz.is_file():
@@ -72,12 +87,18 @@ def _thresholds(ck: dict, path: Path, labels: list[str]) -> tuple[np.ndarray | N
         if "val_logits" in d and d["val_logits"].shape[1] == len(labels):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # classes without both labels get NaN
-                return choose_thresholds(d["val_targets"], 1 / (1 + np.exp(-d["val_logits"]))), "val (preds-best.npz)"
+                return (
+                    choose_thresholds(d["val_targets"], 1 / (1 + np.exp(-d["val_logits"]))),
+                    "val (preds-best.npz)",
+                )
     return None, "none"
 
-def load_predictor(weights: Path | str,  # cxrvit checkpoint, or an official fine-tuned ViT checkpoint
-                  ) -> Predictor:
-    "Build the model a checkpoint describes and load its weights (safe load: tensors and plain data only)."
+
+def load_predictor(
+    weights: Path | str,  # cxrvit checkpoint, or an official fine-tuned ViT checkpoint
+) -> Predictor:
+    """Build the model a checkpoint describes and load its weights (safe load: tensors and plain
+    data only)."""
     from cxrvit.models import create_model
     from cxrvit.recipes import recipe_from_dict
     path = Path(weights)
@@ -85,18 +106,26 @@ def load_predictor(weights: Path | str,  # cxrvit checkpoint, or an official fin
     ck = safe_load(path)
     if not isinstance(ck, dict): raise ValueError(f"{path}: not a checkpoint dict")
     if isinstance(ck.get("args"), dict):  # cxrvit: the recipe is in the checkpoint
-        r = recipe_from_dict(ck["args"]); model = create_model(r.model, **r.model_kwargs())
-        sd = extract_state_dict(ck); check_keys(model, sd); model.load_state_dict(sd)
+        r = recipe_from_dict(ck["args"])
+        model = create_model(r.model, **r.model_kwargs())
+        sd = extract_state_dict(ck)
+        check_keys(model, sd)
+        model.load_state_dict(sd)
         kind, size, soft = "cxrvit", r.img_size, getattr(r, "loss", "bce") == "ce"
     else:
-        model = vit_from_state_dict(extract_state_dict(ck)); kind, size, soft = "official", model.img_size[0], False
+        model = vit_from_state_dict(extract_state_dict(ck))
+        kind, size, soft = "official", model.img_size[0], False
     k = next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
-    labels = checkpoint_labels(ck, k); thr, src = _thresholds(ck, path, labels)
-    return Predictor(model.eval(), size, labels, thr, f"{path} ({kind}; thresholds: {src})", kind, soft)
+    labels = checkpoint_labels(ck, k)
+    thr, src = _thresholds(ck, path, labels)
+    return Predictor(
+        model.eval(), size, labels, thr, f"{path} ({kind}; thresholds: {src})", kind, soft
+    )
 
 # %% ../nbs/35_predict.ipynb #f440e556
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 
+# %% ../nbs/35_predict.ipynb #f567a012
 def collect_inputs(inputs: Sequence[Path | str],  # files and/or folders
                   ) -> tuple[list[Path], list[Path]]:
     "(images to read, other files found in the folders); a missing input raises naming it."
@@ -114,11 +143,15 @@ def collect_inputs(inputs: Sequence[Path | str],  # files and/or folders
 class PredictResult:
     "What `predict_images` did."
     table: pd.DataFrame  # one row per input: path, status, error, probabilities (and 0/1 columns)
-    heatmaps: dict = field(default_factory=dict)  # row index -> [(finding, prob, relative png path)]
+    # row index -> [(finding, prob, relative png path)]
+    heatmaps: dict = field(default_factory=dict)
     seconds: float = 0.0  # model time (decode + forward), excluding heat maps and writing
     @property
-    def failed(self) -> pd.DataFrame: return self.table[self.table.status != "ok"]
+    def failed(self) -> pd.DataFrame:
+        "The rows of the inputs that could not be read (status other than 'ok')."
+        return self.table[self.table.status != "ok"]
 
+# %% ../nbs/35_predict.ipynb #cf09f4bf
 def _decode(path: Path, tf) -> tuple[torch.Tensor | None, str]:
     "(tensor, '') or (None, reason): never raises for a bad file."
     try: return tf(load_image(path, 3)), ""
@@ -134,34 +167,50 @@ def predict_images(p: Predictor, paths: Sequence[Path],
                    device: str | torch.device = "cpu", batch_size: int = 16,
                    progress: bool = True) -> PredictResult:
     "Probabilities for every readable image; unreadable ones get status 'failed' and the reason."
-    p.model.to(device).eval(); tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct)
-    probs = np.full((len(paths), len(p.labels)), np.nan, np.float32); err = [""] * len(paths)
+    p.model.to(device).eval()
+    tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct)
+    probs = np.full((len(paths), len(p.labels)), np.nan, np.float32)
+    err = [""] * len(paths)
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=not progress, file=sys.stderr)
     t0 = time.perf_counter()
     for s in range(0, len(paths), batch_size):
         idx, xs = [], []
         for i in range(s, min(s + batch_size, len(paths))):
             x, err[i] = _decode(paths[i], tf)
-            if x is not None: idx.append(i); xs.append(x)
+            if x is not None:
+                idx.append(i)
+                xs.append(x)
         if xs: probs[idx] = _forward(p, torch.stack(xs).to(device))  # [B, K]
         bar.update(min(batch_size, len(paths) - s))
-    bar.close(); secs = time.perf_counter() - t0
-    df = pd.DataFrame({"path": [str(x) for x in paths], "status": ["failed" if e else "ok" for e in err], "error": err})
+    bar.close()
+    secs = time.perf_counter() - t0
+    df = pd.DataFrame(
+        {
+            "path": [str(x) for x in paths], "status": ["failed" if e else "ok" for e in err],
+            "error": err,
+        }
+    )
     df = pd.concat([df, pd.DataFrame(probs, columns=p.labels)], axis=1)
     if p.thresholds is not None:
         with np.errstate(invalid="ignore"):
-            pos = pd.DataFrame(np.where(np.isnan(probs) | np.isnan(p.thresholds), -1, probs >= p.thresholds),
-                               columns=[f"{l}_positive" for l in p.labels]).astype(int)
+            pos = pd.DataFrame(
+                np.where(np.isnan(probs) | np.isnan(p.thresholds), -1, probs >= p.thresholds),
+                columns=[f"{l}_positive" for l in p.labels],
+            ).astype(int)
         df = pd.concat([df, pos.replace(-1, pd.NA).astype("Int64")], axis=1)
     return PredictResult(df, {}, secs)
 
 # %% ../nbs/35_predict.ipynb #3a6e1fb8
 def _overlay(x: torch.Tensor, cam: np.ndarray, side: int = 256) -> Image.Image:
-    "The model's input (de-normalised to grey) with the heat map in jet colours, upscaled to `side`."
+    """The model's input (de-normalised to grey) with the heat map in jet colours, upscaled to
+    `side`."""
     from pytorch_grad_cam.utils.image import show_cam_on_image
-    g = x[0].numpy(); g = (g - g.min()) / max(float(g.max() - g.min()), 1e-6)  # [H, W] in [0, 1]
+    g = x[0].numpy()
+    g = (g - g.min()) / max(float(g.max() - g.min()), 1e-6)  # [H, W] in [0, 1]
     rgb = np.repeat(g[:, :, None], 3, 2).astype(np.float32)
-    return Image.fromarray(show_cam_on_image(rgb, cam, use_rgb=True, image_weight=0.55)).resize((side, side), Image.BILINEAR)
+    return Image.fromarray(show_cam_on_image(rgb, cam, use_rgb=True, image_weight=0.55)).resize(
+        (side, side), Image.BILINEAR
+    )
 
 def _safe_name(i: int, path: str, finding: str = "") -> str:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(path).stem)[:60]
@@ -170,25 +219,36 @@ def _safe_name(i: int, path: str, finding: str = "") -> str:
 def make_heatmaps(p: Predictor, res: PredictResult, out: Path, device: str | torch.device = "cpu",
                   min_prob: float = 0.5, batch_size: int = 16, progress: bool = True) -> dict:
     "A Grad-CAM overlay PNG under out/heatmaps/ per image and finding at or above its threshold."
-    tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct); thr = p.thresholds if p.thresholds is not None else np.full(len(p.labels), min_prob)
-    thr = np.where(np.isnan(thr), min_prob, thr); ok = res.table.index[res.table.status == "ok"]
+    tf = eval_transform(p.img_size, FinetuneRecipe.crop_pct)
+    thr = p.thresholds if p.thresholds is not None else np.full(len(p.labels), min_prob)
+    thr = np.where(np.isnan(thr), min_prob, thr)
+    ok = res.table.index[res.table.status == "ok"]
     pairs = [(i, k) for i in ok for k, l in enumerate(p.labels) if res.table.at[i, l] >= thr[k]]
-    (out / "heatmaps").mkdir(parents=True, exist_ok=True); hm: dict = {}
-    for s in tqdm(range(0, len(pairs), batch_size), desc="heat maps", disable=not progress or not pairs, file=sys.stderr):
+    (out / "heatmaps").mkdir(parents=True, exist_ok=True)
+    hm: dict = {}
+    for s in tqdm(
+        range(0, len(pairs), batch_size), desc="heat maps", disable=not progress or not pairs,
+        file=sys.stderr,
+    ):
         chunk = pairs[s:s + batch_size]
         xs = [_decode(Path(res.table.at[i, "path"]), tf)[0] for i, _ in chunk]
-        cams = gradcam(p.model.to(device), torch.stack(xs).to(device), [k for _, k in chunk])  # [B, H, W]
+        # [B, H, W]
+        cams = gradcam(p.model.to(device), torch.stack(xs).to(device), [k for _, k in chunk])
         for (i, k), x, cam in zip(chunk, xs, cams):
             rel = f"heatmaps/{_safe_name(i, res.table.at[i, 'path'], p.labels[k])}.png"
-            _overlay(x, cam).save(out / rel); hm.setdefault(i, []).append((p.labels[k], float(res.table.at[i, p.labels[k]]), rel))
-    res.heatmaps = hm; return hm
+            _overlay(x, cam).save(out / rel)
+            hm.setdefault(i, []).append((p.labels[k], float(res.table.at[i, p.labels[k]]), rel))
+    res.heatmaps = hm
+    return hm
 
 # %% ../nbs/35_predict.ipynb #95ef3f0e
 def _thumb(path: str, side: int = 160) -> str:
     "A small PNG of the image as a data: URI ('' if it cannot be read)."
     try: im = load_image(path, 1)
     except Exception: return ""
-    im.thumbnail((side, side)); b = io.BytesIO(); im.save(b, "PNG")
+    im.thumbnail((side, side))
+    b = io.BytesIO()
+    im.save(b, "PNG")
     return "data:image/png;base64," + base64.b64encode(b.getvalue()).decode()
 
 _CSS = """body{font-family:sans-serif;margin:1.5em;background:#fafafa}table{border-collapse:collapse}
@@ -198,29 +258,53 @@ figure{display:inline-block;margin:2px;text-align:center;font-size:85%}"""
 
 def write_gallery(p: Predictor, res: PredictResult, out: Path, top: int = 5) -> Path:
     "out/index.html: failures, then one row per image with thumbnail, top findings and heat maps."
-    e = html.escape; t = res.table; rows = []
+    e = html.escape
+    t = res.table
+    rows = []
     for i in t.index[t.status != "ok"]:
-        rows.append(f'<tr class="fail"><td colspan="3"><b>{e(t.at[i, "path"])}</b>: could not be read: {e(t.at[i, "error"])}</td></tr>')
+        rows.append(
+            f'<tr class="fail"><td colspan="3"><b>{e(t.at[i, "path"])}</b>: could not be read: '
+            f'{e(t.at[i, "error"])}</td></tr>'
+        )
     thr = p.thresholds
     for i in t.index[t.status == "ok"]:
-        pr = t.loc[i, p.labels].to_numpy(float); order = np.argsort(-pr)[:top]
-        items = "".join(f'<li class="{"pos" if thr is not None and pr[k] >= thr[k] else ""}">{e(p.labels[k])}: {pr[k]:.3f}</li>'
-                        for k in order)
-        maps = "".join(f'<figure><a href="{e(rel)}"><img class="hm" src="{e(rel)}" alt="{e(f)}"></a>'
-                       f'<figcaption>{e(f)} {pr_:.2f}</figcaption></figure>' for f, pr_, rel in res.heatmaps.get(i, []))
-        rows.append(f'<tr><td><img src="{_thumb(t.at[i, "path"])}" alt="input"><br><span class="small">{e(t.at[i, "path"])}'
-                    f'</span></td><td><ol>{items}</ol></td><td>{maps or "<span class=small>none at threshold</span>"}</td></tr>')
+        pr = t.loc[i, p.labels].to_numpy(float)
+        order = np.argsort(-pr)[:top]
+        items = "".join(
+            f'<li class="{"pos" if thr is not None and pr[k] >= thr[k] else ""}">{e(p.labels[k])}: '
+            f'{pr[k]:.3f}</li>'
+            for k in order
+        )
+        maps = "".join(
+            f'<figure><a href="{e(rel)}"><img class="hm" src="{e(rel)}" alt="{e(f)}"></a>'
+            f"<figcaption>{e(f)} {pr_:.2f}</figcaption></figure>"
+            for f, pr_, rel in res.heatmaps.get(i, [])
+        )
+        rows.append(
+            f'<tr><td><img src="{_thumb(t.at[i, "path"])}" alt="input"><br><span '
+            f'class="small">{e(t.at[i, "path"])}'
+            f'</span></td><td><ol>{items}</ol></td>'
+            f'<td>{maps or "<span class=small>none at threshold</span>"}</td></tr>'
+        )
     n_ok = int((t.status == "ok").sum())
-    doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>cxrvit predict</title><style>{_CSS}</style></head>"
-           f"<body><h1>cxrvit predict</h1><p>{n_ok} of {len(t)} images read; weights: {e(p.source)}; input "
-           f"{p.img_size}²; thresholds: {'per class' if thr is not None else 'none (heat maps at p ≥ 0.5)'}. "
-           f"Research use only: not a medical device.</p><p><a href='predictions.csv'>predictions.csv</a></p>"
-           f"<table><tr><th>image</th><th>top findings</th><th>Grad-CAM</th></tr>{''.join(rows)}</table></body></html>")
-    (out / "index.html").write_text(doc); return out / "index.html"
+    doc = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>cxrvit predict</title><style>{_CSS}</style></head>"
+        f"<body><h1>cxrvit predict</h1><p>{n_ok} of {len(t)} images read; "
+        f"weights: {e(p.source)}; input {p.img_size}²; thresholds: "
+        f"{'per class' if thr is not None else 'none (heat maps at p ≥ 0.5)'}. "
+        "Research use only: not a medical device.</p>"
+        "<p><a href='predictions.csv'>predictions.csv</a></p>"
+        "<table><tr><th>image</th><th>top findings</th><th>Grad-CAM</th></tr>"
+        f"{''.join(rows)}</table></body></html>"
+    )
+    (out / "index.html").write_text(doc)
+    return out / "index.html"
 
 # %% ../nbs/35_predict.ipynb #d60630f6
 EXIT_SOME_FAILED = 3  # `cxrvit predict` exit code when at least one input could not be read
 
+# %% ../nbs/35_predict.ipynb #710f3596
 def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tuned ViT)
             inputs: Sequence[Path | str],  # image files and/or folders
             out: Path | str,  # output folder (created)
@@ -229,14 +313,20 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
             min_prob: float = 0.5,  # heat-map threshold for classes without a checkpoint threshold
             progress: bool = True,
            ) -> PredictResult:
-    "Classify the images, write predictions.csv, failures.csv (if any), heat maps, index.html, summary.json."
+    """Classify the images, write predictions.csv, failures.csv (if any), heat maps, index.html,
+    summary.json."""
     from cxrvit.core import get_device
     if batch_size < 1: raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     out = Path(out)
-    if (out / "predictions.csv").exists(): raise ValueError(f"{out / 'predictions.csv'} exists; choose another --out (results are never overwritten)")
+    if (out / "predictions.csv").exists():
+        raise ValueError(f"{out / 'predictions.csv'} exists; "
+                         "choose another --out (results are never overwritten)")
     paths, other = collect_inputs(inputs)
-    if not paths: raise ValueError(f"no image files in {', '.join(map(str, inputs))} (looked for {', '.join(IMAGE_SUFFIXES)})")
-    if other: print(f"predict: ignored {len(other)} non-image file(s), e.g. {other[0]}", file=sys.stderr)
+    if not paths:
+        raise ValueError(f"no image files in {', '.join(map(str, inputs))} "
+                         f"(looked for {', '.join(IMAGE_SUFFIXES)})")
+    if other:
+        print(f"predict: ignored {len(other)} non-image file(s), e.g. {other[0]}", file=sys.stderr)
     p, dev = load_predictor(weights), get_device(device)
     res = predict_images(p, paths, dev, batch_size, progress)
     out.mkdir(parents=True, exist_ok=True)
@@ -245,22 +335,30 @@ def run_predict(weights: Path | str,  # checkpoint (cxrvit or official fine-tune
     if len(res.failed): res.failed[["path", "error"]].to_csv(out / "failures.csv", index=False)
     write_gallery(p, res, out)
     n = len(paths) - len(res.failed)
-    (out / "summary.json").write_text(json.dumps({"weights": p.source, "device": str(dev), "images": len(paths),
-        "ok": n, "failed": len(res.failed), "ignored_non_images": len(other), "img_size": p.img_size,
-        "labels": p.labels, "heatmaps": sum(map(len, res.heatmaps.values())),
-        "images_per_s": n / res.seconds if res.seconds else None}, indent=1))
+    summary = {"weights": p.source, "device": str(dev), "images": len(paths), "ok": n,
+               "failed": len(res.failed), "ignored_non_images": len(other), "img_size": p.img_size,
+               "labels": p.labels, "heatmaps": sum(map(len, res.heatmaps.values())),
+               "images_per_s": n / res.seconds if res.seconds else None}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return res
 
 # %% ../nbs/35_predict.ipynb #714baa1a
-def predict_speed(model_name: str = "vit_small_patch16", img_size: int = 224, n: int = 32, batch_size: int = 16,
-                  device: str = "cpu", **model_kw) -> float:
+def predict_speed(
+    model_name: str = "vit_small_patch16", img_size: int = 224, n: int = 32, batch_size: int = 16,
+    device: str = "cpu", **model_kw,
+) -> float:
     "Images per second of `predict_images` on n synthetic 512² PNGs (decode + transform + forward)."
     import tempfile
     from cxrvit.models import create_model
     from cxrvit.synth import render
-    d = Path(tempfile.mkdtemp()); paths = []
+    d = Path(tempfile.mkdtemp())
+    paths = []
     for i in range(n):
-        paths.append(d / f"{i:08d}_000.png"); Image.fromarray(render(0, i + 1, 0, 0, 512)).save(paths[-1])
+        paths.append(d / f"{i:08d}_000.png")
+        Image.fromarray(render(0, i + 1, 0, 0, 512)).save(paths[-1])
     m = create_model(model_name, num_classes=14, img_size=img_size, **model_kw)
-    res = predict_images(Predictor(m.eval(), img_size, [f"c{k}" for k in range(14)]), paths, device, batch_size, False)
+    res = predict_images(
+        Predictor(m.eval(), img_size, [f"c{k}" for k in range(14)]), paths, device, batch_size,
+        False,
+    )
     return len(paths) / res.seconds

@@ -24,19 +24,28 @@ __all__ = ['TRAINING', 'DEFAULT_SLURM', 'RESULTS_SLURM', 'SIGNAL_DELAY_S', 'pars
 
 # %% ../nbs/41_launch.ipynb #733bb233
 TRAINING = ("pretrain", "finetune", "linprobe")  # steps that train (torchrun when > 1 GPU)
-DEFAULT_SLURM = {  # per notebook; the registry and --slurm override them (cluster sizing, not the paper's)
+
+# %% ../nbs/41_launch.ipynb #b8c62c79
+# per notebook; the registry and --slurm override them (cluster sizing, not the paper's)
+DEFAULT_SLURM = {
     "pretrain": {"nodes": 1, "gpus_per_node": 8, "cpus_per_task": 80, "time": "24:00:00"},
     "finetune": {"nodes": 1, "gpus_per_node": 4, "cpus_per_task": 40, "time": "12:00:00"},
     "linprobe": {"nodes": 1, "gpus_per_node": 4, "cpus_per_task": 40, "time": "12:00:00"},
     "evaluate": {"nodes": 1, "gpus_per_node": 1, "cpus_per_task": 10, "time": "2:00:00"},
     "report": {"nodes": 1, "gpus_per_node": 0, "cpus_per_task": 4, "time": "1:00:00"},
 }
-RESULTS_SLURM = {"nodes": 1, "gpus_per_node": 0, "cpus_per_task": 2, "time": "0:30:00"}  # `results` job
 
+# %% ../nbs/41_launch.ipynb #158da85b
+# the `results` job of an experiment (it only reads the step folders)
+RESULTS_SLURM = {"nodes": 1, "gpus_per_node": 0, "cpus_per_task": 2, "time": "0:30:00"}
+
+# %% ../nbs/41_launch.ipynb #9b258d00
 def parse_minutes(v) -> int:
     "SLURM time (`90` minutes, `MM:SS`, `H:MM:SS`, `D-HH[:MM[:SS]]`) in whole minutes (seconds up)."
     s, d = str(v).strip(), 0
-    if re.fullmatch(r"\d+-[\d:]+", s): d, s = s.split("-", 1); d = int(d)
+    if re.fullmatch(r"\d+-[\d:]+", s):
+        d, s = s.split("-", 1)
+        d = int(d)
     parts = s.split(":")
     if not all(p.isdigit() for p in parts) or len(parts) > 3:
         raise ValueError(f"--slurm time={v!r}: expected MINUTES, H:MM:SS or D-HH:MM:SS")
@@ -78,6 +87,7 @@ class StepSpec:
     slurm: dict  # its resources
     done: bool = False  # finished earlier with the same configuration
 
+# %% ../nbs/41_launch.ipynb #ebb635a8
 @dataclass
 class ResultsSpec:
     "The last job of an experiment: `run_experiment` once every step is done (writes metrics.json)."
@@ -147,12 +157,14 @@ def run_spec(spec: StepSpec, log=print) -> None:
         from cxrvit import steps
         fn = steps.pretrain_step if spec.notebook == "pretrain" else steps.classifier_step
         names = inspect.signature(fn).parameters
-        fn(**{k: v for k, v in spec.params.items() if k in names}); return
+        fn(**{k: v for k, v in spec.params.items() if k in names})
+        return
     try: run_step(Path(spec.nb_path), out, spec.params, log=log, label=spec.step)
     except Exception as e:
         out.mkdir(parents=True, exist_ok=True)
         err = {"step": spec.step, "error": error_message(e), "traceback": traceback.format_exc()}
-        (out / "failed.json").write_text(json.dumps(err, indent=1)); raise
+        (out / "failed.json").write_text(json.dumps(err, indent=1))
+        raise
     done = {"config_hash": spec.hash, "params": spec.params}
     (out / "done.json").write_text(json.dumps(done, indent=1, default=str))
 
@@ -160,7 +172,9 @@ def _spec_from(d: dict) -> StepSpec: return StepSpec(**d)
 
 # %% ../nbs/41_launch.ipynb #14ce6753
 def _free_port() -> int:
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 class StepJob(Checkpointable):
     "A submitit job: the step's command in its own process group; requeued on preemption/timeout."
@@ -168,8 +182,10 @@ class StepJob(Checkpointable):
         self.spec, self.spec_path = spec, str(spec_path)
 
     def __call__(self) -> dict:
-        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "SLURM_JOB_ID": "local",
-               **os.environ}  # on SLURM, the sbatch script's setup lines set them
+        "Run the step's command (torchrun or python) in its own process group; raise if it fails."
+        # on SLURM, the sbatch script's setup lines set them
+        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+               "SLURM_JOB_ID": "local", **os.environ}
         cmd = [Template(c).safe_substitute(env) for c in step_command(self.spec, self.spec_path)]
         cmd = ([sys.executable, "-m", "torch.distributed.run", *cmd[1:]] if cmd[0] == "torchrun"
                else [sys.executable, *cmd[1:]])
@@ -188,11 +204,13 @@ class StepJob(Checkpointable):
             except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL)
         return DelayedSubmission(StepJob(self.spec, self.spec_path))
 
+# %% ../nbs/41_launch.ipynb #5ddb8ac5
 class ResultsJob(Checkpointable):
     "A submitit job: `run_experiment` once its steps are done (it skips them, writes metrics.json)."
     def __init__(self, spec: ResultsSpec): self.spec = spec
 
     def __call__(self) -> dict:
+        "Run `run_experiment` (its steps are done: it writes metrics.json); raise if it failed."
         res = run_experiment(self.spec.exp, **self.spec.kw)
         if res["status"] == "failed":
             raise RuntimeError(f"{self.spec.exp.name}: {res.get('error')}")
@@ -201,6 +219,7 @@ class ResultsJob(Checkpointable):
 # %% ../nbs/41_launch.ipynb #ae628471
 SIGNAL_DELAY_S = 120  # SLURM signals a job this long before its time limit (submitit requeues it)
 
+# %% ../nbs/41_launch.ipynb #e4aa8847
 def sbatch_params(spec: StepSpec | ResultsSpec, spec_path: str | Path | None,
                   dependency: list[str]) -> dict:
     "The SlurmExecutor parameters of one job (`dependency`: job ids, or placeholders in a dry run)."
@@ -217,6 +236,7 @@ def sbatch_params(spec: StepSpec | ResultsSpec, spec_path: str | Path | None,
     if dependency: p["dependency"] = "afterok:" + ":".join(dependency)
     return p
 
+# %% ../nbs/41_launch.ipynb #cd0feb48
 def sbatch_script(spec, spec_path, dependency: list[str], folder: Path | str) -> str:
     "The sbatch script submitit's SlurmExecutor would submit for this job."
     from submitit.slurm.slurm import _make_sbatch_string
@@ -227,8 +247,10 @@ def sbatch_script(spec, spec_path, dependency: list[str], folder: Path | str) ->
 # %% ../nbs/41_launch.ipynb #2c6817bf
 def jobs_file(runs_root: Path | str) -> Path: return Path(runs_root) / "jobs.jsonl"
 
+# %% ../nbs/41_launch.ipynb #074347af
 def _record(runs_root: Path, rows: list[dict]):
-    f = jobs_file(runs_root); f.parent.mkdir(parents=True, exist_ok=True)
+    f = jobs_file(runs_root)
+    f.parent.mkdir(parents=True, exist_ok=True)
     with f.open("a") as fh: fh.writelines(json.dumps(r, default=str) + "\n" for r in rows)
 
 def _file_state(r: dict) -> str:
@@ -251,7 +273,9 @@ def job_status(runs_root: Path | str) -> pd.DataFrame:
     if not f.exists(): return pd.DataFrame(columns=cols)
     recs = {}
     for line in f.read_text().splitlines():
-        if line.strip(): r = json.loads(line); recs[r["key"]] = r
+        if line.strip():
+            r = json.loads(line)
+            recs[r["key"]] = r
     rows = []
     for k, r in recs.items():
         st = _file_state(r)
@@ -266,7 +290,8 @@ def _executor(launcher: str, folder: Path, params: dict):
     import submitit
     if launcher == "slurm":
         ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=3)
-        ex.update_parameters(**params); return ex
+        ex.update_parameters(**params)
+        return ex
     ex = submitit.LocalExecutor(folder=folder, max_num_timeout=3)
     ex.update_parameters(timeout_min=params.get("time", 60), signal_delay_s=SIGNAL_DELAY_S)
     return ex
@@ -289,7 +314,10 @@ def _rec(launcher, job, spec, folder, rr) -> dict:
 def _rr(runs_root, smoke) -> Path:
     return (Path(runs_root) if runs_root else project_root() / "runs") / ("smoke" if smoke else "")
 
-def dry_run(exps: list[Experiment], runs_root=None, slurm: dict | None = None, **kw) -> dict[str, str]:
+
+def dry_run(
+    exps: list[Experiment], runs_root=None, slurm: dict | None = None, **kw
+) -> dict[str, str]:
     "The sbatch script of each job `--launcher slurm` would submit (dependencies: `<job of KEY>`)."
     steps, finals = sweep_jobs(exps, runs_root, slurm=slurm, resolve=False, check=False, **kw)
     rr = _rr(runs_root, kw.get("smoke"))
@@ -302,6 +330,40 @@ def dry_run(exps: list[Experiment], runs_root=None, slurm: dict | None = None, *
     return out
 
 # %% ../nbs/41_launch.ipynb #8899309e
+class _Submitter:
+    "The jobs of one `launch` call: submits them, and (local launcher) waits for their outcome."
+    def __init__(self, launcher: str, rr: Path, log):
+        self.launcher, self.rr, self.log = launcher, rr, log
+        self.folder, self.jobs, self.state, self.rows = rr / ".submitit" / "%j", {}, {}, []
+
+    def outcome(self, k: str) -> str:
+        "Local launcher: wait for job `k`; 'done', 'failed' or 'cancelled'."
+        if k not in self.state:
+            try:
+                self.jobs[k].result()
+                self.state[k] = "done"
+            except Exception as e:
+                self.state[k] = "failed"
+                self.log(f"  {k}: FAILED ({str(e).strip().splitlines()[-1]})")
+        return self.state[k]
+
+    def submit(self, spec, fn, deps: list[str]):
+        "Submit `fn` for `spec` after `deps` (local: not at all if one of them did not finish)."
+        local = self.launcher == "local"
+        bad = [d for d in deps if self.outcome(d) != "done"] if local else []
+        if bad:
+            self.state[spec.key] = "cancelled"
+            self.log(f"  {spec.key}: not run, {bad[0]} did not finish")
+            return
+        sp = _spec_path(self.rr, spec.key) if isinstance(spec, StepSpec) else None
+        ids = [] if local else [str(self.jobs[d].job_id) for d in deps]
+        job = _executor(self.launcher, self.folder, sbatch_params(spec, sp, ids)).submit(fn)
+        self.jobs[spec.key], rec = job, _rec(self.launcher, job, spec, self.folder, self.rr)
+        _record(self.rr, [rec])
+        self.rows.append(rec)
+        self.log(f"  submitted {spec.key} ({self.launcher} job {job.job_id})")
+
+# %% ../nbs/41_launch.ipynb #39469e4d
 def launch(exps: list[Experiment],
            launcher: str = "local",  # "local" (LocalExecutor, waits) or "slurm" (submits, returns)
            runs_root: Path | str | None = None,
@@ -317,42 +379,26 @@ def launch(exps: list[Experiment],
         g = int((slurm or {}).get("gpus_per_node", 0))
         for s in steps.values(): s.slurm.update(nodes=1, gpus_per_node=g)
     rr = _rr(runs_root, kw.get("smoke"))
-    folder, jobs, state, rows = rr / ".submitit" / "%j", {}, {}, []
-
-    def outcome(k):  # local: wait for job k; "done", "failed" or "cancelled"
-        if k not in state:
-            try: jobs[k].result(); state[k] = "done"
-            except Exception as e:
-                state[k] = "failed"; log(f"  {k}: FAILED ({str(e).strip().splitlines()[-1]})")
-        return state[k]
-
-    def submit(spec, fn, deps):
-        if launcher == "local":
-            bad = [d for d in deps if outcome(d) != "done"]
-            if bad:
-                state[spec.key] = "cancelled"
-                log(f"  {spec.key}: not run, {bad[0]} did not finish")
-                return
-        sp = _spec_path(rr, spec.key) if isinstance(spec, StepSpec) else None
-        ids = [str(jobs[d].job_id) for d in deps] if launcher == "slurm" else []
-        job = _executor(launcher, folder, sbatch_params(spec, sp, ids)).submit(fn)
-        jobs[spec.key], rec = job, _rec(launcher, job, spec, folder, rr)
-        _record(rr, [rec]); rows.append(rec)
-        log(f"  submitted {spec.key} ({launcher} job {job.job_id})")
-
+    sub = _Submitter(launcher, rr, log)
+    known = lambda deps: [d for d in deps if d in sub.jobs or d in sub.state]
     for s in steps.values():
-        if s.done: log(f"  {s.key}: done, skipped"); continue
-        p = _spec_path(rr, s.key); p.parent.mkdir(parents=True, exist_ok=True)
+        if s.done:
+            log(f"  {s.key}: done, skipped")
+            continue
+        p = _spec_path(rr, s.key)
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(asdict(s), indent=1, default=str))
-        submit(s, StepJob(s, str(p)), [d for d in s.deps if d in jobs or (d in state)])
+        sub.submit(s, StepJob(s, str(p)), known(s.deps))
     for f in finals:
-        if f.done: log(f"  {f.exp.name}: done (same config), skipped"); continue
-        submit(f, ResultsJob(f), [d for d in f.deps if d in jobs or d in state])
+        if f.done:
+            log(f"  {f.exp.name}: done (same config), skipped")
+            continue
+        sub.submit(f, ResultsJob(f), known(f.deps))
     if launcher == "local":
-        for k in list(jobs): outcome(k)
+        for k in list(sub.jobs): sub.outcome(k)
     cols = ["job_id", "launcher", "key", "step", "out_dir", "hash", "folder", "submitted"]
-    df = pd.DataFrame(rows, columns=cols)
-    df["state"] = [state.get(k, "submitted") for k in df.key]
+    df = pd.DataFrame(sub.rows, columns=cols)
+    df["state"] = [sub.state.get(k, "submitted") for k in df.key]
     return df
 
 # %% ../nbs/41_launch.ipynb #71f35e3a

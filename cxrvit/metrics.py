@@ -29,24 +29,29 @@ def _label_names(labels, k: int) -> list[str]:
     "Class names for messages: `labels` if given, else `class 0`, `class 1`…"
     if labels is None: return [f"class {i}" for i in range(k)]
     labels = list(labels)
-    if len(labels) != k: raise ValueError(f"labels has {len(labels)} names but the scores have {k} columns")
+    if len(labels) != k:
+        raise ValueError(f"labels has {len(labels)} names but the scores have {k} columns")
     return [str(l) for l in labels]
 
 def _prepare(y_true, y_score, mask=None, labels=None):
     "Check shapes/values; return y [N,K] (0/1), s [N,K], use [N,K] bool, names."
     y, s = _as_2d(y_true, "y_true"), _as_2d(y_score, "y_score")
-    if y.shape != s.shape: raise ValueError(f"y_true {y.shape} and y_score {s.shape} differ in shape")
+    if y.shape != s.shape:
+        raise ValueError(f"y_true {y.shape} and y_score {s.shape} differ in shape")
     use = ~np.isnan(y)
     if mask is not None:
         m = np.asarray(mask)
         if m.ndim == 1: m = m[:, None]
-        if m.shape != y.shape: raise ValueError(f"mask {m.shape} must have the shape of y_true {y.shape}")
+        if m.shape != y.shape:
+            raise ValueError(f"mask {m.shape} must have the shape of y_true {y.shape}")
         use &= m.astype(bool)
     names = _label_names(labels, y.shape[1])
     bad = use & (y != 0) & (y != 1)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"y_true must be 0/1 (NaN = ignored); row {r}, {names[c]} holds {y[r, c]!r}")
+        raise ValueError(
+            f"y_true must be 0/1 (NaN = ignored); row {r}, {names[c]} holds {y[r, c]!r}"
+        )
     if np.isnan(s[use]).any():
         r, c = np.argwhere(use & np.isnan(s))[0]
         raise ValueError(f"y_score is NaN at row {r}, {names[c]}; mask it or fix the model output")
@@ -68,18 +73,20 @@ def _warn_nan(names: list[str], aucs: np.ndarray, what: str = "AUC"):
                           f"{', '.join(bad)}; set to NaN and left out of the mean", stacklevel=3)
 
 # %% ../nbs/19_metrics.ipynb #fa989eee
-def per_class_auc(y_true,  # [N, K] (or [N]) 0/1 labels; NaN = ignored
-                  y_score,  # [N, K] scores (probabilities or logits; only the order matters)
-                  mask=None,  # optional bool [N, K]; True = use the entry (e.g. CheXpert's ignored labels are False)
-                  labels=None,  # optional K class names, used in warnings
-                 ) -> np.ndarray:
-    "ROC AUC of each column, as sklearn's `roc_auc_score`; NaN (with a warning naming it) when undefined."
+def per_class_auc(
+    y_true,  # [N, K] (or [N]) 0/1 labels; NaN = ignored
+    y_score,  # [N, K] scores (probabilities or logits; only the order matters)
+    mask=None,  # optional bool [N, K]; True = use the entry (CheXpert's ignored labels: False)
+    labels=None,  # optional K class names, used in warnings
+) -> np.ndarray:
+    "ROC AUC of each column, as sklearn's `roc_auc_score`; NaN (with a warning) when undefined."
     y, s, use, names = _prepare(y_true, y_score, mask, labels)
     aucs = np.array([_auc_1d(s[use[:, k] & (y[:, k] == 1), k], s[use[:, k] & (y[:, k] == 0), k])
                      for k in range(y.shape[1])])
     _warn_nan(names, aucs)
     return aucs
 
+# %% ../nbs/19_metrics.ipynb #858addcc
 def mauc(aucs,  # per-class AUCs; NaN entries (undefined classes) are skipped
         ) -> float:
     "Mean AUC over the classes where it is defined (unweighted, as the paper)."
@@ -87,63 +94,83 @@ def mauc(aucs,  # per-class AUCs; NaN entries (undefined classes) are skipped
     return math.nan if np.isnan(a).all() else float(np.nanmean(a))
 
 # %% ../nbs/19_metrics.ipynb #13855667
-def patient_codes(patient_ids,  # [N] patient id of each image; None = every image is its own patient
-                  n: int,  # number of images
-                 ) -> tuple[np.ndarray, int]:
+def patient_codes(
+    patient_ids,  # [N] patient id of each image; None = every image is its own patient
+    n: int,  # number of images
+) -> tuple[np.ndarray, int]:
     "Integer code 0..P-1 of each image's patient, and P."
     if patient_ids is None: return np.arange(n), n
     ids = np.asarray(patient_ids)
     if len(ids) != n: raise ValueError(f"patient_ids has {len(ids)} entries for {n} images")
-    if pd.isna(ids).any(): raise ValueError(f"patient_ids has missing values (first at row {int(np.flatnonzero(pd.isna(ids))[0])})")
+    if pd.isna(ids).any():
+        raise ValueError(
+            f"patient_ids has missing values (first at row {int(np.flatnonzero(pd.isna(ids))[0])})"
+        )
     codes, uniq = pd.factorize(ids)
     return codes, len(uniq)
 
+# %% ../nbs/19_metrics.ipynb #42320ddd
 def bootstrap_counts(n_patients: int,  # P, the number of clusters
                      n_boot: int = 1000,  # B, the number of resamples
                      seed: int = 0,  # seed of the numpy Generator
                     ) -> np.ndarray:
-    "[B, P] int32 counts: how often each patient is drawn in each resample (P draws with replacement)."
+    "[B, P] int32: how often each patient is drawn in each resample (P draws with replacement)."
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot).astype(np.int32)
+    draws = rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=n_boot)
+    return draws.astype(np.int32)  # [B, P]
 
 # %% ../nbs/19_metrics.ipynb #b799e040
-def _weighted_auc_class(s: np.ndarray,  # [N] scores of one class
-                        pos: np.ndarray,  # indices of the used positives
-                        neg: np.ndarray,  # indices of the used negatives
-                        codes: np.ndarray,  # [N] patient code of each image
-                        counts: np.ndarray,  # [B, P] patient multiplicities
-                        chunk: int = 100,  # resamples processed at once (memory ≈ chunk × N × 4 bytes)
-                       ) -> np.ndarray:
+def _weighted_auc_class(
+    s: np.ndarray,  # [N] scores of one class
+    pos: np.ndarray,  # indices of the used positives
+    neg: np.ndarray,  # indices of the used negatives
+    codes: np.ndarray,  # [N] patient code of each image
+    counts: np.ndarray,  # [B, P] patient multiplicities
+    chunk: int = 100,  # resamples processed at once (memory ≈ chunk × N × 4 bytes)
+) -> np.ndarray:
     "[B] AUC of one class under each resample's patient weights (NaN when a side has no weight)."
     B = counts.shape[0]
     if len(pos) == 0 or len(neg) == 0: return np.full(B, np.nan)
     neg = neg[np.argsort(s[neg], kind="stable")]
     lo, hi = np.searchsorted(s[neg], s[pos], "left"), np.searchsorted(s[neg], s[pos], "right")
     cp, cn, out = codes[pos], codes[neg], np.empty(B)
-    big = int(counts.max(initial=0)) * len(neg) >= 2**31  # int32 cumsums are faster; widen only when they could overflow
+    # int32 cumsums are faster; widen only when they could overflow
+    big = int(counts.max(initial=0)) * len(neg) >= 2**31
     for b in range(0, B, chunk):
         m = counts[b:b + chunk]
-        C = np.zeros((len(m), len(neg) + 1), np.int64 if big else np.int32); np.cumsum(m[:, cn], axis=1, out=C[:, 1:])  # [b, Nneg+1]
+        # [b, Nneg+1]
+        C = np.zeros((len(m), len(neg) + 1), np.int64 if big else np.int32)
+        np.cumsum(m[:, cn], axis=1, out=C[:, 1:])
         wp = m[:, cp]  # [b, Npos]
         num = (wp * (C[:, lo] + C[:, hi])).sum(1) / 2.0
         den = wp.sum(1) * C[:, -1].astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"): out[b:b + chunk] = np.where(den > 0, num / den, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[b : b + chunk] = np.where(den > 0, num / den, np.nan)
     return out
 
-def bootstrap_aucs(y_true, y_score,  # [N, K] labels (NaN = ignored) and scores
-                   patient_ids=None,  # [N] patient of each image; None = plain image bootstrap
-                   mask=None,  # optional bool [N, K], True = use
-                   n_boot: int = 1000,  # resamples
-                   seed: int = 0,  # seed of the patient draws
-                   counts=None,  # precomputed [B, P] counts (for paired comparisons); overrides n_boot/seed
-                  ) -> np.ndarray:
+
+def bootstrap_aucs(
+    y_true,
+    y_score,  # [N, K] labels (NaN = ignored) and scores
+    patient_ids=None,  # [N] patient of each image; None = plain image bootstrap
+    mask=None,  # optional bool [N, K], True = use
+    n_boot: int = 1000,  # resamples
+    seed: int = 0,  # seed of the patient draws
+    counts=None,  # precomputed [B, P] counts (for paired comparisons); overrides n_boot/seed
+) -> np.ndarray:
     "[B, K] per-class AUCs of patient-clustered bootstrap resamples."
     y, s, use, _ = _prepare(y_true, y_score, mask)
     codes, P = patient_codes(patient_ids, len(y))
     counts = bootstrap_counts(P, n_boot, seed) if counts is None else np.asarray(counts, np.int32)
-    if counts.shape[1] != P: raise ValueError(f"counts has {counts.shape[1]} patients, the data {P}")
-    cols = [_weighted_auc_class(s[:, k], np.flatnonzero(use[:, k] & (y[:, k] == 1)),
-                                np.flatnonzero(use[:, k] & (y[:, k] == 0)), codes, counts) for k in range(y.shape[1])]
+    if counts.shape[1] != P:
+        raise ValueError(f"counts has {counts.shape[1]} patients, the data {P}")
+    cols = [
+        _weighted_auc_class(
+            s[:, k], np.flatnonzero(use[:, k] & (y[:, k] == 1)),
+            np.flatnonzero(use[:, k] & (y[:, k] == 0)), codes, counts,
+        )
+        for k in range(y.shape[1])
+    ]
     return np.stack(cols, 1)
 
 # %% ../nbs/19_metrics.ipynb #ddcfe30b
@@ -161,20 +188,28 @@ class AUCResult:
     level: float = 0.95
 
     @property
-    def nan_classes(self) -> list: return [l for l, a in zip(self.labels, self.auc) if np.isnan(a)]
+    def nan_classes(self) -> list:
+        "Classes whose AUC is undefined (no positive or no negative label)."
+        return [l for l, a in zip(self.labels, self.auc) if np.isnan(a)]
 
     def table(self) -> pd.DataFrame:
         "One row per class: auc, ci_lo, ci_hi."
-        return pd.DataFrame({"auc": self.auc, "ci_lo": self.auc_ci[:, 0], "ci_hi": self.auc_ci[:, 1]}, index=self.labels)
+        return pd.DataFrame(
+            {"auc": self.auc, "ci_lo": self.auc_ci[:, 0], "ci_hi": self.auc_ci[:, 1]},
+            index=self.labels,
+        )
 
     def to_dict(self) -> dict:
         "JSON-able summary (NaN → None)."
         f = lambda v: None if v is None or np.isnan(v) else float(v)
-        return {"mauc": f(self.mauc), "mauc_ci": [f(v) for v in self.mauc_ci],
-                "auc": {l: f(a) for l, a in zip(self.labels, self.auc)},
-                "auc_ci": {l: [f(c[0]), f(c[1])] for l, c in zip(self.labels, self.auc_ci)},
-                "nan_classes": self.nan_classes, "n_images": int(self.n_images), "n_patients": int(self.n_patients),
-                "n_boot": int(self.boot.shape[0]), "level": self.level}
+        return {
+            "mauc": f(self.mauc), "mauc_ci": [f(v) for v in self.mauc_ci],
+            "auc": {l: f(a) for l, a in zip(self.labels, self.auc)},
+            "auc_ci": {l: [f(c[0]), f(c[1])] for l, c in zip(self.labels, self.auc_ci)},
+            "nan_classes": self.nan_classes, "n_images": int(self.n_images),
+            "n_patients": int(self.n_patients), "n_boot": int(self.boot.shape[0]),
+            "level": self.level,
+        }
 
 def _pct_ci(b: np.ndarray, level: float) -> np.ndarray:
     "Percentile interval along axis 0, ignoring NaN resamples: [..., 2]."
@@ -202,20 +237,26 @@ def auc_with_ci(y_true, y_score,  # [N, K] labels (NaN = ignored) and scores
     auc = per_class_auc(y_true, y_score, mask, labels)
     names = _label_names(labels, len(auc))
     codes, P = patient_codes(patient_ids, len(_as_2d(y_true, "y_true")))
-    boot = bootstrap_aucs(y_true, y_score, patient_ids, mask, n_boot, seed) if n_boot else np.empty((0, len(auc)))
+    boot = (
+        bootstrap_aucs(y_true, y_score, patient_ids, mask, n_boot, seed)
+        if n_boot
+        else np.empty((0, len(auc)))
+    )
     mb = _boot_mauc(boot, ~np.isnan(auc))
     ci = _pct_ci(boot, level) if n_boot else np.full((len(auc), 2), np.nan)
     mci = tuple(_pct_ci(mb, level)) if n_boot else (np.nan, np.nan)
     return AUCResult(names, auc, ci, mauc(auc), mci, boot, len(codes), P, level)
 
 # %% ../nbs/19_metrics.ipynb #3be89bc3
-def simulate_clustered(n_patients: int,  # number of patients (clusters)
-                       per_patient: int = 3,  # images per patient
-                       d: float = 1.0,  # shift of the positives' scores
-                       sigma: float = 1.0,  # sd of the patient effect on the scores
-                       prevalence: float = 0.3,  # P(label = 1)
-                       label_share: float = 0.8,  # chance an image takes its patient's label (else an own draw)
-                       seed: int = 0):
+def simulate_clustered(
+    n_patients: int,  # number of patients (clusters)
+    per_patient: int = 3,  # images per patient
+    d: float = 1.0,  # shift of the positives' scores
+    sigma: float = 1.0,  # sd of the patient effect on the scores
+    prevalence: float = 0.3,  # P(label = 1)
+    label_share: float = 0.8,  # chance an image takes its patient's label (else an own draw)
+    seed: int = 0,
+):
     "(y [N], score [N], patient [N], true AUC) from the clustered binormal model described above."
     r = np.random.default_rng(seed)
     pid = np.repeat(np.arange(n_patients), per_patient)
@@ -224,13 +265,16 @@ def simulate_clustered(n_patients: int,  # number of patients (clusters)
     s = r.normal(size=len(pid)) + sigma * r.normal(size=n_patients)[pid] + d * y
     return y, s, pid, float(stats.norm.cdf(d / np.sqrt(2 * (1 + sigma ** 2))))
 
+# %% ../nbs/19_metrics.ipynb #4613a140
 def ci_coverage(n_sims: int = 200, n_boot: int = 200, n_patients: int = 60, clustered: bool = True,
                 level: float = 0.95, seed: int = 0, **sim) -> float:
     "Fraction of simulated datasets whose bootstrap CI covers the true AUC."
     hit = 0
     for i in range(n_sims):
         y, s, pid, true = simulate_clustered(n_patients, seed=seed + i, **sim)
-        b = bootstrap_aucs(y, s, pid if clustered else None, n_boot=n_boot, seed=10_000 + seed + i)[:, 0]
+        b = bootstrap_aucs(y, s, pid if clustered else None, n_boot=n_boot, seed=10_000 + seed + i)[
+            :, 0
+        ]
         lo, hi = _pct_ci(b, level)
         hit += lo <= true <= hi
     return hit / n_sims
@@ -248,8 +292,10 @@ def paired_bootstrap(y_true, score_a, score_b,  # [N, K] labels and the two mode
                      mask=None, labels=None,
                      n_boot: int = 1000, seed: int = 0, level: float = 0.95,
                     ) -> dict:
-    "AUC differences (a − b) per class and for the mAUC with paired patient-bootstrap CIs and p-values."
-    aa, ab = per_class_auc(y_true, score_a, mask, labels), per_class_auc(y_true, score_b, mask, labels)
+    "AUC differences (a − b) per class and for the mAUC, paired patient-bootstrap CIs and p-values."
+    aa, ab = per_class_auc(y_true, score_a, mask, labels), per_class_auc(
+        y_true, score_b, mask, labels
+    )
     names = _label_names(labels, len(aa))
     codes, P = patient_codes(patient_ids, len(_as_2d(y_true, "y_true")))
     cnt = bootstrap_counts(P, n_boot, seed)
@@ -258,9 +304,13 @@ def paired_bootstrap(y_true, score_a, score_b,  # [N, K] labels and the two mode
     ok = ~np.isnan(aa) & ~np.isnan(ab)
     dm = _boot_mauc(ba, ok) - _boot_mauc(bb, ok)  # [B]
     per = pd.DataFrame({"auc_a": aa, "auc_b": ab, "diff": aa - ab}, index=names)
-    per[["ci_lo", "ci_hi"]] = _pct_ci(ba - bb, level); per["p"] = _boot_p(ba - bb)
-    return {"per_class": per, "mauc_a": mauc(aa[ok]), "mauc_b": mauc(ab[ok]), "mauc_diff": mauc(aa[ok]) - mauc(ab[ok]),
-            "mauc_diff_ci": tuple(_pct_ci(dm, level)), "p": float(_boot_p(dm[:, None])[0]), "n_boot": n_boot}
+    per[["ci_lo", "ci_hi"]] = _pct_ci(ba - bb, level)
+    per["p"] = _boot_p(ba - bb)
+    return {
+        "per_class": per, "mauc_a": mauc(aa[ok]), "mauc_b": mauc(ab[ok]),
+        "mauc_diff": mauc(aa[ok]) - mauc(ab[ok]), "mauc_diff_ci": tuple(_pct_ci(dm, level)),
+        "p": float(_boot_p(dm[:, None])[0]), "n_boot": n_boot,
+    }
 
 # %% ../nbs/19_metrics.ipynb #baffcb42
 def delong_components(pos: np.ndarray,  # [m] scores of the positives
@@ -270,37 +320,50 @@ def delong_components(pos: np.ndarray,  # [m] scores of the positives
     m, n = len(pos), len(neg)
     ns, ps = np.sort(neg), np.sort(pos)
     v10 = (np.searchsorted(ns, pos, "left") + np.searchsorted(ns, pos, "right")) / (2.0 * n)
-    v01 = (2.0 * m - np.searchsorted(ps, neg, "left") - np.searchsorted(ps, neg, "right")) / (2.0 * m)
+    above = 2.0 * m - np.searchsorted(ps, neg, "left") - np.searchsorted(ps, neg, "right")
+    v01 = above / (2.0 * m)
     return v10, v01
 
+# %% ../nbs/19_metrics.ipynb #fdf41ed2
 def delong_test(y_true,  # [N] 0/1 labels of one class (NaN = ignored)
                 score_a, score_b,  # [N] scores of the two models
                 level: float = 0.95,  # CI coverage of the difference
                ) -> dict:
     "DeLong's paired test of AUC(a) = AUC(b): AUCs, difference, its variance, se, CI, z and p."
     yt = np.asarray(y_true, float).ravel()
-    y, s, use, _ = _prepare(np.c_[yt, yt], np.c_[np.ravel(score_a), np.ravel(score_b)])  # [N, 2] each
+    # [N, 2] each
+    y, s, use, _ = _prepare(np.c_[yt, yt], np.c_[np.ravel(score_a), np.ravel(score_b)])
     y, use = y[:, 0], use[:, 0]
     P, N = use & (y == 1), use & (y == 0)
-    if P.sum() < 2 or N.sum() < 2: raise ValueError(f"DeLong needs ≥ 2 positives and ≥ 2 negatives; got {P.sum()} and {N.sum()}")
+    if P.sum() < 2 or N.sum() < 2:
+        raise ValueError(f"DeLong needs ≥ 2 positives and ≥ 2 negatives; "
+                         f"got {P.sum()} and {N.sum()}")
     comps = [delong_components(s[P, j], s[N, j]) for j in (0, 1)]
     V10, V01 = np.stack([c[0] for c in comps]), np.stack([c[1] for c in comps])  # [2, m], [2, n]
     cov = np.cov(V10) / P.sum() + np.cov(V01) / N.sum()  # [2, 2]
-    auc = V10.mean(1); diff = auc[0] - auc[1]
-    var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]; se = math.sqrt(max(var, 0.0))
+    auc = V10.mean(1)  # [2]
+    diff = auc[0] - auc[1]
+    var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+    se = math.sqrt(max(var, 0.0))
     z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
     q = stats.norm.ppf(0.5 + level / 2)
-    return {"auc_a": auc[0], "auc_b": auc[1], "diff": diff, "var_a": cov[0, 0], "var_b": cov[1, 1], "cov": cov[0, 1],
-            "var_diff": var, "se": se, "ci": (diff - q * se, diff + q * se), "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
+    return {"auc_a": auc[0], "auc_b": auc[1], "diff": diff, "var_a": cov[0, 0], "var_b": cov[1, 1],
+            "cov": cov[0, 1], "var_diff": var, "se": se, "ci": (diff - q * se, diff + q * se),
+            "z": z, "p": float(2 * stats.norm.sf(abs(z)))}
 
-def delong_per_class(y_true, score_a, score_b, mask=None, labels=None, level: float = 0.95) -> pd.DataFrame:
+# %% ../nbs/19_metrics.ipynb #d9afad69
+def delong_per_class(y_true, score_a, score_b, mask=None, labels=None,
+                     level: float = 0.95) -> pd.DataFrame:
     "`delong_test` for each class (rows; NaN where a class lacks two positives and two negatives)."
-    y, sa, use, names = _prepare(y_true, score_a, mask, labels); sb = _as_2d(score_b, "score_b")
+    y, sa, use, names = _prepare(y_true, score_a, mask, labels)
+    sb = _as_2d(score_b, "score_b")
     rows = []
     for k, nm in enumerate(names):
         yk = np.where(use[:, k], y[:, k], np.nan)
         try: rows.append(delong_test(yk, sa[:, k], sb[:, k], level))
-        except ValueError as e: warnings.warn(f"{nm}: {e}"); rows.append({})
+        except ValueError as e:
+            warnings.warn(f"{nm}: {e}")
+            rows.append({})
     df = pd.DataFrame(rows, index=names)
     return df
 
@@ -308,16 +371,23 @@ def delong_per_class(y_true, score_a, score_b, mask=None, labels=None, level: fl
 def mean_sd(values,  # a number per run (NaN = missing run value, skipped)
            ) -> dict:
     "{'mean', 'sd' (ddof=1; NaN with one run), 'n'} of the finite values."
-    v = np.asarray(values, float); v = v[~np.isnan(v)]
-    return {"mean": float(v.mean()) if len(v) else math.nan, "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan, "n": int(len(v))}
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    return {
+        "mean": float(v.mean()) if len(v) else math.nan,
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan, "n": int(len(v)),
+    }
 
 # %% ../nbs/19_metrics.ipynb #9b2d9bc4
 def _ap_1d(y: np.ndarray, s: np.ndarray) -> float:
     "Average precision of one class (NaN without positives)."
     if not (y == 1).any(): return math.nan
-    o = np.argsort(-s, kind="stable"); y, s = y[o], s[o]
+    o = np.argsort(-s, kind="stable")
+    y, s = y[o], s[o]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each tied block
-    tp = np.cumsum(y)[last]; prec = tp / (last + 1); rec = tp / tp[-1]
+    tp = np.cumsum(y)[last]
+    prec = tp / (last + 1)
+    rec = tp / tp[-1]
     return float(np.sum(np.diff(np.r_[0.0, rec]) * prec))
 
 def per_class_ap(y_true, y_score, mask=None, labels=None) -> np.ndarray:
@@ -325,7 +395,10 @@ def per_class_ap(y_true, y_score, mask=None, labels=None) -> np.ndarray:
     y, s, use, names = _prepare(y_true, y_score, mask, labels)
     ap = np.array([_ap_1d(y[use[:, k], k], s[use[:, k], k]) for k in range(y.shape[1])])
     bad = [n for n, a in zip(names, ap) if np.isnan(a)]
-    if bad: warnings.warn(f"AP undefined (no positive label) for: {', '.join(bad)}; set to NaN", stacklevel=2)
+    if bad:
+        warnings.warn(
+            f"AP undefined (no positive label) for: {', '.join(bad)}; set to NaN", stacklevel=2
+        )
     return ap
 
 # %% ../nbs/19_metrics.ipynb #531d60f4
@@ -340,22 +413,28 @@ def choose_thresholds(y_val, s_val,  # [N, K] validation labels and scores
                       mask=None, labels=None,
                      ) -> np.ndarray:
     "[K] per-class thresholds chosen on validation data (NaN where a class lacks both labels)."
-    if method not in ("youden", "sensitivity"): raise ValueError(f"method must be 'youden' or 'sensitivity', not {method!r}")
-    y, s, use, names = _prepare(y_val, s_val, mask, labels); out = np.full(y.shape[1], np.nan)
+    if method not in ("youden", "sensitivity"):
+        raise ValueError(f"method must be 'youden' or 'sensitivity', not {method!r}")
+    y, s, use, names = _prepare(y_val, s_val, mask, labels)
+    out = np.full(y.shape[1], np.nan)
     for k in range(y.shape[1]):
         yk, sk = y[use[:, k], k], s[use[:, k], k]
-        if yk.min() == yk.max(): warnings.warn(f"no threshold for {names[k]}: needs both labels"); continue
+        if yk.min() == yk.max():
+            warnings.warn(f"no threshold for {names[k]}: needs both labels")
+            continue
         fpr, tpr, thr = _roc_1d(yk, sk)
         i = np.argmax(tpr - fpr) if method == "youden" else np.flatnonzero(tpr >= target)[0]
         out[k] = min(thr[i], np.max(sk))  # sklearn's first threshold is +inf
     return out
 
+# %% ../nbs/19_metrics.ipynb #c1556b4f
 def operating_points(y_true, y_score,  # [N, K] test labels and scores
                      thresholds,  # [K] thresholds (from `choose_thresholds` on val)
                      mask=None, labels=None,
                     ) -> pd.DataFrame:
     "Per class at the given threshold: sensitivity, specificity, PPV, NPV and counts."
-    y, s, use, names = _prepare(y_true, y_score, mask, labels); rows = []
+    y, s, use, names = _prepare(y_true, y_score, mask, labels)
+    rows = []
     for k in range(y.shape[1]):
         yk, pk = y[use[:, k], k], s[use[:, k], k] >= thresholds[k]
         tp, fp = int((pk & (yk == 1)).sum()), int((pk & (yk == 0)).sum())
@@ -372,12 +451,22 @@ def reliability_curve(y_true, y_prob,  # [N] (or [N, K], pooled) labels and prob
     "Per non-empty equal-width bin: lo, hi, mean_prob, frac_pos, count."
     y, p, use, _ = _prepare(y_true, y_prob, mask)
     y, p = y[use], p[use]
-    if p.min() < 0 or p.max() > 1: raise ValueError(f"probabilities must lie in [0, 1]; got [{p.min():.3g}, {p.max():.3g}] — apply sigmoid/softmax first")
+    if p.min() < 0 or p.max() > 1:
+        raise ValueError(
+            f"probabilities must lie in [0, 1]; got [{p.min():.3g}, {p.max():.3g}] — "
+            "apply sigmoid/softmax first"
+        )
     b = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    df = pd.DataFrame({"bin": b, "p": p, "y": y}).groupby("bin").agg(mean_prob=("p", "mean"), frac_pos=("y", "mean"), count=("y", "size"))
-    df.insert(0, "hi", (df.index + 1) / n_bins); df.insert(0, "lo", df.index / n_bins)
+    df = (
+        pd.DataFrame({"bin": b, "p": p, "y": y})
+        .groupby("bin")
+        .agg(mean_prob=("p", "mean"), frac_pos=("y", "mean"), count=("y", "size"))
+    )
+    df.insert(0, "hi", (df.index + 1) / n_bins)
+    df.insert(0, "lo", df.index / n_bins)
     return df.reset_index()
 
+# %% ../nbs/19_metrics.ipynb #4082a52e
 def ece(y_true, y_prob, n_bins: int = 15, mask=None) -> float:
     "Expected calibration error (equal-width bins, weighted by bin size)."
     r = reliability_curve(y_true, y_prob, n_bins, mask)
@@ -389,14 +478,27 @@ def multiclass_report(y_true,  # [N] integer class of each image (or one-hot [N,
                       labels=None,  # C class names
                      ) -> dict:
     "{'accuracy', 'confusion' (DataFrame, rows = truth), 'per_class' (sensitivity, ppv, support)}."
-    p = _as_2d(y_prob, "y_prob"); names = _label_names(labels, p.shape[1])
-    t = np.asarray(y_true); t = t.argmax(1) if t.ndim == 2 else t.astype(int)
-    if t.min() < 0 or t.max() >= p.shape[1]: raise ValueError(f"class index out of range 0..{p.shape[1]-1}: found {t.min()}..{t.max()}")
+    p = _as_2d(y_prob, "y_prob")
+    names = _label_names(labels, p.shape[1])
+    t = np.asarray(y_true)
+    t = t.argmax(1) if t.ndim == 2 else t.astype(int)
+    if t.min() < 0 or t.max() >= p.shape[1]:
+        raise ValueError(f"class index out of range 0..{p.shape[1]-1}: found {t.min()}..{t.max()}")
     pred = p.argmax(1)
-    cm = np.zeros((p.shape[1],) * 2, int); np.add.at(cm, (t, pred), 1)
+    cm = np.zeros((p.shape[1],) * 2, int)
+    np.add.at(cm, (t, pred), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        per = pd.DataFrame({"sensitivity": np.diag(cm) / cm.sum(1), "ppv": np.diag(cm) / cm.sum(0), "support": cm.sum(1)}, index=names)
-    return {"accuracy": float((pred == t).mean()), "confusion": pd.DataFrame(cm, index=names, columns=names), "per_class": per}
+        per = pd.DataFrame(
+            {
+                "sensitivity": np.diag(cm) / cm.sum(1), "ppv": np.diag(cm) / cm.sum(0),
+                "support": cm.sum(1),
+            },
+            index=names,
+        )
+    return {
+        "accuracy": float((pred == t).mean()),
+        "confusion": pd.DataFrame(cm, index=names, columns=names), "per_class": per,
+    }
 
 # %% ../nbs/19_metrics.ipynb #56b99cba
 def bootstrap_mean(values,  # [N] per-image values, e.g. 1.0 where the prediction is correct
@@ -404,26 +506,36 @@ def bootstrap_mean(values,  # [N] per-image values, e.g. 1.0 where the predictio
                    n_boot: int = 1000, seed: int = 0,
                   ) -> np.ndarray:
     "[B] patient-clustered bootstrap replicates of the mean of `values`."
-    v = np.asarray(values, float); codes, P = patient_codes(patient_ids, len(v))
+    v = np.asarray(values, float)
+    codes, P = patient_codes(patient_ids, len(v))
     cnt = bootstrap_counts(P, n_boot, seed)  # [B, P]
     num = cnt @ np.bincount(codes, weights=v, minlength=P)  # weighted sums per resample
     return num / (cnt @ np.bincount(codes, minlength=P))
 
-def mean_with_ci(values, patient_ids=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple:
+# %% ../nbs/19_metrics.ipynb #e74efc0c
+def mean_with_ci(
+    values, patient_ids=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple:
     "(mean, (lo, hi)) with a patient-clustered percentile bootstrap CI."
-    return float(np.mean(values)), tuple(float(x) for x in _pct_ci(bootstrap_mean(values, patient_ids, n_boot, seed), level))
+    return float(np.mean(values)), tuple(
+        float(x) for x in _pct_ci(bootstrap_mean(values, patient_ids, n_boot, seed), level)
+    )
 
 # %% ../nbs/19_metrics.ipynb #5d4e764d
 CHEXPERT5 = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"]
 
+# %% ../nbs/19_metrics.ipynb #c946c667
 def chexpert5_auc(y_true, y_score,  # [N, K] labels (NaN = ignored) and scores
                   labels: list,  # the K column names of y_true / y_score
                   mask=None,
                  ) -> pd.Series:
     "AUC of CheXpert's 5 competition labels (picked by name from `labels`), plus their mean."
     miss = [c for c in CHEXPERT5 if c not in labels]
-    if miss: raise KeyError(f"labels lack the CheXpert competition classes {miss}; have {list(labels)}")
+    if miss:
+        raise KeyError(f"labels lack the CheXpert competition classes {miss}; have {list(labels)}")
     idx = [list(labels).index(c) for c in CHEXPERT5]
     m = None if mask is None else np.asarray(mask)[:, idx]
-    a = per_class_auc(_as_2d(y_true, "y_true")[:, idx], _as_2d(y_score, "y_score")[:, idx], m, CHEXPERT5)
+    a = per_class_auc(
+        _as_2d(y_true, "y_true")[:, idx], _as_2d(y_score, "y_score")[:, idx], m, CHEXPERT5
+    )
     return pd.Series(np.r_[a, mauc(a)], index=CHEXPERT5 + ["mAUC"])

@@ -12,8 +12,11 @@ import pandas as pd
 __all__ = ['PAPER_PROTOCOL', 'PAPER_RESULTS', 'paper_rows', 'compare_to_paper']
 
 # %% ../nbs/33_paper.ipynb #f84707d3
-PAPER_PROTOCOL = "max-test, as the official code"  # best of the test-set evaluations every 10 epochs; val unused
-_SRC1, _SRC2 = "README Table-1 checkpoints [R] (paper_spec §5.1)", "README second table [R] (paper_spec §5.2)"
+# best of the test-set evaluations every 10 epochs; val unused
+PAPER_PROTOCOL = "max-test, as the official code"
+
+# %% ../nbs/33_paper.ipynb #294ef03a
+_SRC1, _SRC2 = "official README, Table-1 checkpoints", "official README, second table"
 _T1 = [  # key, model, pre-training data, method, NIH mAUC %
     ("densenet121_in1k_sup", "DenseNet-121", "ImageNet", "Categorization", 82.2),
     ("resnet50_in1k_mocov2", "ResNet-50", "ImageNet", "MoCo v2", 80.9),
@@ -30,51 +33,88 @@ _T2 = [("vit_s16_xray0.3m_mae", "ViT-S/16", "X-rays (0.3M)", "MAE", 89.2, 95.2),
 
 def _paper_table() -> pd.DataFrame:
     "All published numbers, one row per (setting, task, metric)."
-    r = [dict(key=k, model=m, pretrain_data=d, method=me, task="NIH ChestX-ray14", metric="mAUC", value=v, source=_SRC1)
-         for k, m, d, me, v in _T1]
+    r = [
+        dict(
+            key=k, model=m, pretrain_data=d, method=me, task="NIH ChestX-ray14", metric="mAUC",
+            value=v, source=_SRC1,
+        )
+        for k, m, d, me, v in _T1
+    ]
     for k, m, d, me, chx, cov in _T2:
-        r.append(dict(key=k, model=m, pretrain_data=d, method=me, task="CheXpert", metric="mAUC", value=chx, source=_SRC2))
-        r.append(dict(key=k, model=m, pretrain_data=d, method=me, task="COVIDx", metric="accuracy", value=cov, source=_SRC2))
-    df = pd.DataFrame(r); df["unit"] = "%"; df["per_class"] = "not available (paper body not retrieved)"
+        r.append(
+            dict(
+                key=k, model=m, pretrain_data=d, method=me, task="CheXpert", metric="mAUC",
+                value=chx, source=_SRC2,
+            )
+        )
+        r.append(
+            dict(
+                key=k, model=m, pretrain_data=d, method=me, task="COVIDx", metric="accuracy",
+                value=cov, source=_SRC2,
+            )
+        )
+    df = pd.DataFrame(r)
+    df["unit"] = "%"
+    df["per_class"] = "not available (paper body not retrieved)"
     return df
 
 PAPER_RESULTS = _paper_table()
 
 # %% ../nbs/33_paper.ipynb #1f76d63e
-def paper_rows(key: str,  # a `PAPER_RESULTS.key`, e.g. "vit_s16_xray0.3m_mae"
-               task: str | None = None,  # "NIH ChestX-ray14", "CheXpert", "COVIDx"; None = all tasks
-              ) -> pd.DataFrame:
+def paper_rows(
+    key: str,  # a `PAPER_RESULTS.key`, e.g. "vit_s16_xray0.3m_mae"
+    task: str | None = None,  # "NIH ChestX-ray14", "CheXpert", "COVIDx"; None = all tasks
+) -> pd.DataFrame:
     "The published rows of one setting (error listing the keys/tasks when none match)."
     r = PAPER_RESULTS[PAPER_RESULTS["key"] == key]
-    if r.empty: raise KeyError(f"no published results for {key!r}; known keys: {sorted(PAPER_RESULTS['key'].unique())}")
+    if r.empty:
+        raise KeyError(
+            f"no published results for {key!r}; known keys: {sorted(PAPER_RESULTS['key'].unique())}"
+        )
     if task is not None:
         r = r[r["task"] == task]
-        if r.empty: raise KeyError(f"{key!r} has no published {task!r} result; tasks: {sorted(PAPER_RESULTS.query('key == @key')['task'])}")
+        if r.empty:
+            tasks = sorted(PAPER_RESULTS.query("key == @key")["task"])
+            raise KeyError(f"{key!r} has no published {task!r} result; tasks: {tasks}")
     return r
 
+# %% ../nbs/33_paper.ipynb #e5b7300f
 def _ours(summary: dict, metric: str) -> tuple:
     "(value %, ci_lo %, ci_hi %) of mAUC or accuracy from a summary (None where absent)."
     pct = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else 100 * v
-    if metric == "mAUC": ci = summary.get("mauc_ci") or [None, None]; return pct(summary.get("mauc")), pct(ci[0]), pct(ci[1])
+    if metric == "mAUC":
+        ci = summary.get("mauc_ci") or [None, None]
+        return pct(summary.get("mauc")), pct(ci[0]), pct(ci[1])
     if metric == "accuracy":
-        if "accuracy" not in summary: raise KeyError("summary has no 'accuracy'; summarize(..., multiclass=True) for COVIDx")
-        ci = summary.get("accuracy_ci") or [None, None]; return pct(summary["accuracy"]), pct(ci[0]), pct(ci[1])
+        if "accuracy" not in summary:
+            raise KeyError(
+                "summary has no 'accuracy'; summarize_predictions(..., multiclass=True) for COVIDx"
+            )
+        ci = summary.get("accuracy_ci") or [None, None]
+        return pct(summary["accuracy"]), pct(ci[0]), pct(ci[1])
     raise ValueError(f"unknown metric {metric!r}")
 
-def compare_to_paper(run_summary: dict,  # `cxrvit.evaluate.summarize` output of the run (0–1 scale)
-                     row: str | dict | pd.Series,  # a PAPER_RESULTS key, or one of its rows
-                     task: str = "NIH ChestX-ray14",  # which task the run evaluated (used with a key)
-                     protocol: str = "val-selected",  # how the run's checkpoint was chosen: "val-selected" or "max-test"
-                    ) -> pd.DataFrame:
-    "The run's number(s) beside the published one(s): ours, CI, paper, delta (pp), paper inside CI, protocols."
-    if protocol not in ("val-selected", "max-test"): raise ValueError(f"protocol must be 'val-selected' or 'max-test', not {protocol!r}")
+
+def compare_to_paper(
+    run_summary: dict,  # `cxrvit.evaluate.summarize_predictions` output of the run (0–1 scale)
+    row: str | dict | pd.Series,  # a PAPER_RESULTS key, or one of its rows
+    task: str = "NIH ChestX-ray14",  # which task the run evaluated (used with a key)
+    protocol: str = "val-selected",  # how the checkpoint was chosen: "val-selected"/"max-test"
+) -> pd.DataFrame:
+    "The run beside the published numbers: ours, CI, paper, delta (pp), paper in CI, protocols."
+    if protocol not in ("val-selected", "max-test"):
+        raise ValueError(f"protocol must be 'val-selected' or 'max-test', not {protocol!r}")
     rows = paper_rows(row, task) if isinstance(row, str) else pd.DataFrame([dict(row)])
     out = []
     for _, r in rows.iterrows():
         v, lo, hi = _ours(run_summary, r["metric"])
-        out.append(dict(setting=r["key"], task=r["task"], metric=r["metric"], ours=v, ci_lo=lo, ci_hi=hi, paper=r["value"],
-                        delta=None if v is None else v - r["value"],
-                        paper_in_ci=None if lo is None or hi is None else bool(lo <= r["value"] <= hi),
-                        protocol=protocol if protocol == "val-selected" else PAPER_PROTOCOL,
-                        paper_protocol=PAPER_PROTOCOL, source=r["source"]))
+        out.append(
+            dict(
+                setting=r["key"], task=r["task"], metric=r["metric"], ours=v, ci_lo=lo, ci_hi=hi,
+                paper=r["value"], delta=None if v is None else v - r["value"],
+                paper_in_ci=None if lo is None or hi is None else bool(lo <= r["value"] <= hi),
+                protocol=protocol if protocol == "val-selected" else PAPER_PROTOCOL,
+                paper_protocol=PAPER_PROTOCOL, source=r["source"],
+            )
+        )
     return pd.DataFrame(out)

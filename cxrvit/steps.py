@@ -13,11 +13,14 @@ import pandas as pd
 import torch
 
 from .core import cache_home  # the one home of generated data (also imported from here)
-from .datahome import DataHome, classifier_data, describe_data, pretrain_data, resolve_data_home
+from .datahome import (DataHome, classifier_data, describe_data, pretrain_data,
+                             resolve_data_home)
 from .engine import load_train_state, read_log
-from .evaluate import compare_predictions, load_predictions, predict, save_predictions, summarize
+from .evaluate import compare_predictions, load_predictions, predict_table, save_predictions
+from .evaluate import summarize_predictions
 from .evaluate import threshold_report
-from .figures import auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure, save_figure
+from .figures import (auc_ci_figure, reconstruction_grid, reliability_figure, roc_figure,
+                            save_figure)
 from .finetune import build_finetune_model, finetune, headline_metric
 from .linprobe import build_linprobe_model, linprobe
 from .mae import reconstruct
@@ -25,7 +28,8 @@ from .paper import compare_to_paper
 from .pretrain import build_pretrain_model, pretrain
 from .engine import synthetic_root
 from .moco import moco_pretrain, moco_transform
-from .recipes import LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override, recipe_from_dict
+from .recipes import (LinprobeRecipe, MocoRecipe, RECIPES, get_recipe, override,
+                            recipe_from_dict)
 
 # %% auto #0
 __all__ = ['SMOKE_EPOCHS', 'SMOKE_N', 'step_recipe', 'synthetic_home', 'step_home', 'write_json', 'pretrain_step',
@@ -38,10 +42,13 @@ SMOKE_EPOCHS, SMOKE_N = 2, 192  # a smoke step: at most 2 epochs, about 192 imag
 def step_recipe(name: str,  # a recipe name
                 overrides: list[str] | None = None,  # the step's overrides ("key=value")
                 smoke: bool = False):
-    "The recipe a step trains: `name` with its overrides, or in smoke mode its tiny variant (≤ 2 epochs)."
+    """The recipe a step trains: `name` with its overrides, or in smoke mode its tiny variant (≤ 2
+    epochs)."""
     if not smoke: return get_recipe(name, overrides)
     base = name.lower().removesuffix("_tiny")
-    r = override(RECIPES[base + "_tiny"] if base + "_tiny" in RECIPES else get_recipe(base).tiny(), overrides)
+    r = override(
+        RECIPES[base + "_tiny"] if base + "_tiny" in RECIPES else get_recipe(base).tiny(), overrides
+    )
     e = min(r.epochs, SMOKE_EPOCHS)
     return r.replace(epochs=e, warmup_epochs=min(r.warmup_epochs, e / 2), save_every=1)
 
@@ -50,32 +57,41 @@ def synthetic_home(n: int = 256, size: int = 64, seed: int = 0) -> DataHome:
     "A synthetic data home (all four datasets in their real layouts), made once in the cache."
     from cxrvit import fixtures, synth
     import hashlib
-    v = hashlib.sha256(Path(synth.__file__).read_bytes() + Path(fixtures.__file__).read_bytes()).hexdigest()[:8]
+    v = hashlib.sha256(
+        Path(synth.__file__).read_bytes() + Path(fixtures.__file__).read_bytes()
+    ).hexdigest()[:8]
     root = cache_home() / f"datahome_n{n}_s{size}_seed{seed}_{v}"
     if not (root / ".complete").exists():
         fixtures.make_data_home(root, n=n, size=size, seed=seed)
         (root / ".complete").write_text("ok\n")
     return DataHome(**{**vars(resolve_data_home(root)), "synthetic": True})
 
+# %% ../nbs/38_steps.ipynb #c2265d85
 def step_home(data_root=None, roots: dict | None = None, smoke: bool = False,
               synth_n: int = 384, synth_size: int = 64) -> DataHome:
     "The data home of a step: the user's (data_root/roots) or synthetic data (see above)."
     if data_root or roots: return resolve_data_home(data_root, roots)
     if smoke: return synthetic_home()
-    return DataHome(None, {"nih": synthetic_root(synth_n, synth_size, cache=cache_home())}, synthetic=True)
+    return DataHome(
+        None, {"nih": synthetic_root(synth_n, synth_size, cache=cache_home())}, synthetic=True
+    )
 
 # %% ../nbs/38_steps.ipynb #7d8e98ad
 def write_json(path: Path, obj) -> Path:
-    "Write JSON via a temporary file and a rename (a reader never sees half a file); under torchrun, rank 0 only."
+    """Write JSON via a temporary file and a rename (a reader never sees half a file); under
+    torchrun, rank 0 only."""
     path = Path(path)
     if int(os.environ.get("RANK", 0)) != 0: return path  # DDP peers of a launcher job write nothing
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path); return path
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+    return path
 
 def _data_record(run_dir: Path, home: DataHome, recipe, **splits) -> dict:
     rec = {"data_home": home.describe(), "recipe": recipe.name, "splits": describe_data(**splits)}
-    write_json(run_dir / "data.json", rec); return rec
+    write_json(run_dir / "data.json", rec)
+    return rec
 
 # %% ../nbs/38_steps.ipynb #eaaa0e6e
 def pretrain_step(recipe: str, overrides: list[str] | None = None,
@@ -83,42 +99,60 @@ def pretrain_step(recipe: str, overrides: list[str] | None = None,
                   data_root=None, roots: dict | None = None, run_dir: str | Path = "runs/pretrain",
                   device: str | None = None, resume: str | None = "auto", smoke: bool = False,
                   synth_n: int = 384, synth_size: int = 64) -> dict:
-    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics.json, data.json and figures."
+    "Run one pre-training step (MAE, or MoCo v2 for a MoCo recipe); write metrics, data, figures."
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
     moco = isinstance(r, MocoRecipe)
-    ds = pretrain_data(r, home, corpus if home.home is not None or smoke else "nih",
-                       smoke_n=SMOKE_N if smoke else None, transform=moco_transform(r) if moco else None)
+    ds = pretrain_data(
+        r, home, corpus if home.home is not None or smoke else "nih",
+        smoke_n=SMOKE_N if smoke else None, transform=moco_transform(r) if moco else None,
+    )
     data = _data_record(run_dir, home, r, train=ds)
     res = (moco_pretrain if moco else pretrain)(r, ds, run_dir, device=device, resume=resume)
-    figs = {} if moco or int(os.environ.get("RANK", 0)) != 0 else reconstruction_figure(r, ds, run_dir)
-    m = {"pretrain": {"recipe": r.name, "method": "MoCo v2" if moco else "MAE", "epochs": res["epochs_done"],
-                      "steps": res["global_step"], "loss_by_epoch": res["epoch_loss"],
-                      "final_loss": (res["epoch_loss"] or [None])[-1], "checkpoint": res["checkpoint"],
-                      "n_images": len(ds), "mask_ratio": getattr(r, "mask_ratio", None),
-                      "rrc_scale": list(r.rrc_scale), "corpus": corpus}, "data": data, "smoke": smoke,
-         "figures": figs}
-    write_json(run_dir / "metrics.json", m); return m
+    figs = (
+        {} if moco or int(os.environ.get("RANK", 0)) != 0 else reconstruction_figure(r, ds, run_dir)
+    )
+    m = {
+        "pretrain": {
+            "recipe": r.name, "method": "MoCo v2" if moco else "MAE", "epochs": res["epochs_done"],
+            "steps": res["global_step"], "loss_by_epoch": res["epoch_loss"],
+            "final_loss": (res["epoch_loss"] or [None])[-1], "checkpoint": res["checkpoint"],
+            "n_images": len(ds), "mask_ratio": getattr(r, "mask_ratio", None),
+            "rrc_scale": list(r.rrc_scale), "corpus": corpus,
+        },
+        "data": data,
+        "smoke": smoke,
+        "figures": figs,
+    }
+    write_json(run_dir / "metrics.json", m)
+    return m
 
 # %% ../nbs/38_steps.ipynb #d1e2a29c
 @torch.no_grad()
 def reconstruction_figure(recipe, ds, run_dir: Path, n: int = 4) -> dict:
-    "Masked input | reconstruction with the visible patches pasted, on `n` training images (saved as HTML)."
-    model = build_pretrain_model(recipe); model.load_state_dict(load_train_state(run_dir / "checkpoint-last.pth")["model"])
+    """Masked input | reconstruction with the visible patches pasted, on `n` training images (saved
+    as HTML)."""
+    model = build_pretrain_model(recipe)
+    model.load_state_dict(load_train_state(run_dir / "checkpoint-last.pth")["model"])
     imgs = torch.stack([ds[i][0] for i in range(min(n, len(ds)))]).float()  # [n, C, H, W]
     _, pred, mask = model.eval()(imgs, mask_ratio=recipe.mask_ratio)
     masked, _, pasted = reconstruct(model, imgs, pred, mask)
-    np.savez_compressed(run_dir / "reconstructions.npz", original=imgs.numpy(), masked=masked.numpy(),
-                        pasted=pasted.numpy())
+    np.savez_compressed(
+        run_dir / "reconstructions.npz", original=imgs.numpy(), masked=masked.numpy(),
+        pasted=pasted.numpy(),
+    )
     fig = reconstruction_grid(imgs.numpy(), masked.numpy(), pasted.numpy())
     return {k: str(v) for k, v in save_figure(fig, run_dir / "reconstructions", png=False).items()}
 
 # %% ../nbs/38_steps.ipynb #7229670c
-def classifier_step(recipe: str, overrides: list[str] | None = None, init: str | None = None,
-                    dataset: str = "nih", kind: str = "finetune", data_root=None, roots: dict | None = None,
-                    run_dir: str | Path = "runs/finetune", device: str | None = None, resume: str | None = "auto",
-                    smoke: bool = False, synth_n: int = 384, synth_size: int = 64) -> dict:
-    "Run one fine-tuning (or linear-probe) step; write metrics.json and data.json; return the metrics."
+def classifier_step(
+    recipe: str, overrides: list[str] | None = None, init: str | None = None, dataset: str = "nih",
+    kind: str = "finetune", data_root=None, roots: dict | None = None,
+    run_dir: str | Path = "runs/finetune", device: str | None = None, resume: str | None = "auto",
+    smoke: bool = False, synth_n: int = 384, synth_size: int = 64,
+) -> dict:
+    """Run one fine-tuning (or linear-probe) step; write metrics.json and data.json; return the
+    metrics."""
     r, run_dir = step_recipe(recipe, overrides, smoke), Path(run_dir).resolve()
     home = step_home(data_root, roots, smoke, synth_n, synth_size)
     tr, va, te = classifier_data(r, home, dataset, kind, smoke_n=SMOKE_N if smoke else None)
@@ -127,21 +161,29 @@ def classifier_step(recipe: str, overrides: list[str] | None = None, init: str |
     job = linprobe if kind == "linprobe" else finetune
     res = job(r, tr, va, te, run_dir, init=init, device=device, resume=resume)
     metric = headline_metric(r)
-    m = {"selection": res.get("selection"), "best_epoch": res.get("best_epoch"), "metric": metric,
-         "val": {metric: res.get(f"val_{metric}")}, "test": {metric: res.get(f"test_{metric}")},
-         "paper_protocol": res.get("paper_protocol"), "init": init, "recipe": r.name, "dataset": dataset,
-         "label_fraction": getattr(r, "label_fraction", 1.0), "seed": r.seed, "data": data, "smoke": smoke,
-         "checkpoint_best": res.get("checkpoint_best")}
-    write_json(run_dir / "metrics.json", m); return m
+    m = {
+        "selection": res.get("selection"), "best_epoch": res.get("best_epoch"), "metric": metric,
+        "val": {metric: res.get(f"val_{metric}")}, "test": {metric: res.get(f"test_{metric}")},
+        "paper_protocol": res.get("paper_protocol"), "init": init, "recipe": r.name,
+        "dataset": dataset, "label_fraction": getattr(r, "label_fraction", 1.0), "seed": r.seed,
+        "data": data, "smoke": smoke, "checkpoint_best": res.get("checkpoint_best"),
+    }
+    write_json(run_dir / "metrics.json", m)
+    return m
 
+# %% ../nbs/38_steps.ipynb #c5363176
 def fit_batch(recipe, n_train: int):
-    "The recipe with its effective batch cut to the largest power of two ≤ n_train when one batch would not fit."
+    """The recipe with its effective batch cut to the largest power of two ≤ n_train when one batch
+    would not fit."""
     if n_train >= recipe.batch_size: return recipe
     b = 2 ** max(0, int(np.log2(max(n_train, 1))))
-    warnings.warn(f"{n_train} training images < one effective batch ({recipe.batch_size}): using batch {b} "
-                  "(the learning rate scales with it, lr = blr × batch / 256)")
+    warnings.warn(
+        f"{n_train} training images < one effective batch ({recipe.batch_size}): using batch {b} "
+        "(the learning rate scales with it, lr = blr × batch / 256)"
+    )
     return recipe.replace(batch_size=b, batch_per_device=min(recipe.batch_per_device, b))
 
+# %% ../nbs/38_steps.ipynb #f28ad169
 def eval_log(run_dir: str | Path) -> pd.DataFrame:
     "The evaluations of a training run, one row per evaluation."
     keys = ("epoch", "val/mauc", "test/mauc", "val/accuracy", "test/accuracy")
@@ -150,7 +192,8 @@ def eval_log(run_dir: str | Path) -> pd.DataFrame:
 # %% ../nbs/38_steps.ipynb #7cfb50f6
 @dataclass
 class Evaluation:
-    "What an evaluate step computed: summaries per split, tables and figures to show, the metrics it saved."
+    """What an evaluate step computed: summaries per split, tables and figures to show, the metrics
+    it saved."""
     metrics: dict
     summaries: dict
     tables: dict = field(default_factory=dict)
@@ -160,58 +203,94 @@ def _load_classifier(run: Path):
     ck = load_train_state(run / "checkpoint-best.pth")
     r = recipe_from_dict(ck["args"])
     model = build_linprobe_model(r) if isinstance(r, LinprobeRecipe) else build_finetune_model(r)
-    model.load_state_dict(ck["model"]); return r, model, ck
+    model.load_state_dict(ck["model"])
+    return r, model, ck
 
 # %% ../nbs/38_steps.ipynb #a0f4ad2f
-def evaluate_step(finetune_dir: str | Path, dataset: str = "nih", data_root=None, roots: dict | None = None,
-                  run_dir: str | Path = "runs/evaluate", device: str | None = None, smoke: bool = False,
-                  synth_n: int = 384, synth_size: int = 64, n_boot: int = 1000,
-                  paper_key: str | None = None) -> Evaluation:
-    "Score the selected model of a training run on val and test; write predictions and metrics.json."
+def evaluate_step(
+    finetune_dir: str | Path, dataset: str = "nih", data_root=None, roots: dict | None = None,
+    run_dir: str | Path = "runs/evaluate", device: str | None = None, smoke: bool = False,
+    synth_n: int = 384, synth_size: int = 64, n_boot: int = 1000, paper_key: str | None = None,
+) -> Evaluation:
+    """Score the selected model of a training run on val and test; write predictions and
+    metrics.json."""
     run, run_dir = Path(finetune_dir), Path(run_dir).resolve()
     r, model, ck = _load_classifier(run)
     kind = "linprobe" if isinstance(r, LinprobeRecipe) else "finetune"
-    _, va, te = classifier_data(r, step_home(data_root, roots, smoke, synth_n, synth_size), dataset, kind,
-                                smoke_n=SMOKE_N if smoke else None)
+    _, va, te = classifier_data(
+        r, step_home(data_root, roots, smoke, synth_n, synth_size), dataset, kind,
+        smoke_n=SMOKE_N if smoke else None,
+    )
     multi, act = r.loss == "ce", "softmax" if r.loss == "ce" else "sigmoid"
     n_boot = min(n_boot, 200) if smoke else n_boot
-    preds = {s: predict(model, d, device=device, activation=act) for s, d in (("val", va), ("test", te))}
+    preds = {
+        s: predict_table(model, d, device=device, activation=act)
+        for s, d in (("val", va), ("test", te))
+    }
     for s, df in preds.items(): save_predictions(df, run_dir / f"predictions_{s}.csv.gz")
-    summ = {s: summarize(df, n_boot=n_boot, multiclass=multi) for s, df in preds.items()}
+    summ = {
+        s: summarize_predictions(df, n_boot=n_boot, multiclass=multi) for s, df in preds.items()
+    }
     ev = Evaluation({}, summ, *_tables_figures(preds, summ, r, multi, run_dir))
     ev.metrics = _eval_metrics(ev, r, ck, run, run_dir, dataset, paper_key, smoke)
-    write_json(run_dir / "metrics.json", ev.metrics); return ev
+    write_json(run_dir / "metrics.json", ev.metrics)
+    return ev
 
 # %% ../nbs/38_steps.ipynb #4d1b65ed
 _TASK = {"nih": "NIH ChestX-ray14", "chexpert": "CheXpert", "covidx": "COVIDx"}
 
-def _tables_figures(preds: dict, summ: dict, recipe, multi: bool, run_dir: Path) -> tuple[dict, dict]:
+
+def _tables_figures(
+    preds: dict, summ: dict, recipe, multi: bool, run_dir: Path
+) -> tuple[dict, dict]:
     s = summ["test"]
-    tables = {"auc": pd.DataFrame({"AUC": s["auc"], "CI low": {k: v[0] for k, v in s["auc_ci"].items()},
-                                   "CI high": {k: v[1] for k, v in s["auc_ci"].items()}}).round(3)}
+    tables = {
+        "auc": pd.DataFrame(
+            {
+                "AUC": s["auc"], "CI low": {k: v[0] for k, v in s["auc_ci"].items()},
+                "CI high": {k: v[1] for k, v in s["auc_ci"].items()},
+            }
+        ).round(3)
+    }
     if multi:
-        tables["confusion"] = pd.DataFrame(s["confusion"], index=list(s["sensitivity"]), columns=list(s["sensitivity"]))
-        tables["per_class"] = pd.DataFrame({"sensitivity": s["sensitivity"], "PPV": s["ppv"]}).round(3)
-    else: tables["thresholds"] = threshold_report(preds["val"], preds["test"]).round(3)
+        tables["confusion"] = pd.DataFrame(
+            s["confusion"], index=list(s["sensitivity"]), columns=list(s["sensitivity"])
+        )
+        tables["per_class"] = pd.DataFrame(
+            {"sensitivity": s["sensitivity"], "PPV": s["ppv"]}
+        ).round(3)
+    else:
+        tables["thresholds"] = threshold_report(preds["val"], preds["test"]).round(3)
     figs = {"roc": roc_figure(preds["test"]), "auc_ci": auc_ci_figure(s, name=recipe.name),
             "reliability": reliability_figure(preds["test"])}
     for k, f in figs.items(): save_figure(f, run_dir / k, png=False)
     return tables, figs
 
-def _eval_metrics(ev: Evaluation, r, ck: dict, run: Path, run_dir: Path, dataset: str, paper_key, smoke) -> dict:
+
+def _eval_metrics(
+    ev: Evaluation, r, ck: dict, run: Path, run_dir: Path, dataset: str, paper_key, smoke
+) -> dict:
     res = json.loads((run / "result.json").read_text()) if (run / "result.json").exists() else {}
     metric = headline_metric(r)
-    cmp = compare_to_paper(ev.summaries["test"], paper_key, task=_TASK[dataset]) if paper_key else None
-    return {**ev.summaries, "metric": metric, "dataset": dataset, "selection": res.get("selection"),
-            "best_epoch": ck["epoch"], "paper_protocol": res.get("paper_protocol"), "recipe": r.name,
-            "seed": r.seed, "label_fraction": getattr(r, "label_fraction", 1.0), "finetune_dir": str(run),
-            "smoke": smoke, "paper": None if cmp is None else cmp.to_dict(orient="records"),
-            "predictions": {s: str(run_dir / f"predictions_{s}.csv.gz") for s in ev.summaries}}
+    cmp = (
+        compare_to_paper(ev.summaries["test"], paper_key, task=_TASK[dataset])
+        if paper_key
+        else None
+    )
+    return {
+        **ev.summaries, "metric": metric, "dataset": dataset, "selection": res.get("selection"),
+        "best_epoch": ck["epoch"], "paper_protocol": res.get("paper_protocol"), "recipe": r.name,
+        "seed": r.seed, "label_fraction": getattr(r, "label_fraction", 1.0),
+        "finetune_dir": str(run), "smoke": smoke,
+        "paper": None if cmp is None else cmp.to_dict(orient="records"),
+        "predictions": {s: str(run_dir / f"predictions_{s}.csv.gz") for s in ev.summaries},
+    }
 
 # %% ../nbs/38_steps.ipynb #36dab09d
 @dataclass
 class Report:
-    "Everything a report shows, computed: markdown blocks, tables and figures by name, and the saved metrics."
+    """Everything a report shows, computed: markdown blocks, tables and figures by name, and the
+    saved metrics."""
     markdown: dict
     tables: dict
     figures: dict
@@ -226,8 +305,11 @@ def _load_run(folder) -> dict:
 def _verdict(main: str, label: str, c: dict) -> tuple[str, dict]:
     lo, hi = c["mauc_diff_ci"]
     word = "clearly better" if lo > 0 else "clearly worse" if hi < 0 else "not clearly different"
-    line = (f"- **{main}** vs **{label}**: mAUC {c['mauc_a']:.3f} vs {c['mauc_b']:.3f}, difference "
-            f"{c['mauc_diff']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, p = {c['p']:.3f}): {main} is **{word}**.")
+    line = (
+        f"- **{main}** vs **{label}**: mAUC {c['mauc_a']:.3f} vs {c['mauc_b']:.3f}, difference "
+        f"{c['mauc_diff']:+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, p = {c['p']:.3f}): {main} is "
+        f"**{word}**."
+    )
     rec = {"mauc_a": c["mauc_a"], "mauc_b": c["mauc_b"], "mauc_diff": c["mauc_diff"],
            "mauc_diff_ci": list(c["mauc_diff_ci"]), "p": c["p"], "verdict": word}
     return line, rec
@@ -246,39 +328,62 @@ def _pretrain_figures(pretrain_dir) -> dict:
     return out
 
 # %% ../nbs/38_steps.ipynb #40a1105d
-def report_step(runs: dict,  # label -> an evaluate step folder; the first is the headline run
-                pretrain_dir: str | None = None, title: str = "cxrvit report", paper_key: str | None = None,
-                n_boot: int = 1000, run_dir: str | Path = "runs/report") -> Report:
+def report_step(
+    runs: dict,  # label -> an evaluate step folder; the first is the headline run
+    pretrain_dir: str | None = None,
+    title: str = "cxrvit report",
+    paper_key: str | None = None,
+    n_boot: int = 1000,
+    run_dir: str | Path = "runs/report",
+) -> Report:
     "Compare evaluated runs (paired bootstrap, DeLong), gather figures, write metrics.json."
     if not runs: raise ValueError("report_step needs runs: {label: evaluate folder}")
-    run_dir = Path(run_dir).resolve(); run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
     preds = {label: _load_run(f) for label, f in runs.items()}
     main = next(iter(runs))
     split = "test" if all("test" in p for p in preds.values()) else "val"
-    summ = {label: {s: summarize(df, n_boot=n_boot) for s, df in p.items()} for label, p in preds.items()}
+    summ = {
+        label: {s: summarize_predictions(df, n_boot=n_boot) for s, df in p.items()}
+        for label, p in preds.items()
+    }
     lines, comps = [], {}
     for label in list(runs)[1:]:
-        line, comps[label] = _verdict(main, label, compare_predictions(preds[main][split], preds[label][split],
-                                                                       n_boot=n_boot))
+        line, comps[label] = _verdict(
+            main, label, compare_predictions(preds[main][split], preds[label][split], n_boot=n_boot)
+        )
         lines.append(line)
-    md = {"intro": f"# {title}\n\nHeadline run: **{main}**. Metrics on the **{split}** split; models were selected "
-                   f"on validation. 95% confidence intervals resample patients ({n_boot} bootstrap resamples).",
-          "verdicts": "\n".join(lines) or "Only one run: nothing to compare."}
+    md = {
+        "intro": f"# {title}\n\nHeadline run: **{main}**. Metrics on the **{split}** split; models "
+                 f"were selected "
+        f"on validation. 95% confidence intervals resample patients ({n_boot} bootstrap "
+        f"resamples).",
+        "verdicts": "\n".join(lines) or "Only one run: nothing to compare.",
+    }
     tables = {"mauc": _mauc_table(summ, split), "per_class": pd.DataFrame(
         {label: pd.Series(s[split]["auc"]) for label, s in summ.items()}).round(3)}
     if paper_key: tables["paper"] = compare_to_paper(summ[main][split], paper_key)
-    figs = {"auc_ci": auc_ci_figure(summ[main][split], name=main), "roc": roc_figure(preds[main][split]),
-            **_pretrain_figures(pretrain_dir)}
+    figs = {
+        "auc_ci": auc_ci_figure(summ[main][split], name=main),
+        "roc": roc_figure(preds[main][split]), **_pretrain_figures(pretrain_dir),
+    }
     metrics = _report_metrics(summ, main, runs, comps)
     write_json(run_dir / "metrics.json", metrics)
     return Report(md, tables, figs, metrics)
 
 # %% ../nbs/38_steps.ipynb #ae2753f3
 def _mauc_table(summ: dict, split: str) -> pd.DataFrame:
-    return pd.DataFrame([{"run": label, f"{split} mAUC": s[split]["mauc"],
-                          "95% CI": f"{s[split]['mauc_ci'][0]:.3f}–{s[split]['mauc_ci'][1]:.3f}",
-                          "val mAUC": s.get("val", {}).get("mauc"), "images": s[split]["n_images"],
-                          "patients": s[split]["n_patients"]} for label, s in summ.items()]).round(4)
+    return pd.DataFrame(
+        [
+            {
+                "run": label, f"{split} mAUC": s[split]["mauc"],
+                "95% CI": f"{s[split]['mauc_ci'][0]:.3f}–{s[split]['mauc_ci'][1]:.3f}",
+                "val mAUC": s.get("val", {}).get("mauc"), "images": s[split]["n_images"],
+                "patients": s[split]["n_patients"],
+            }
+            for label, s in summ.items()
+        ]
+    ).round(4)
 
 def _report_metrics(summ: dict, main: str, runs: dict, comps: dict) -> dict:
     from cxrvit.core import env_info
@@ -295,7 +400,9 @@ def _report_metrics(summ: dict, main: str, runs: dict, comps: dict) -> dict:
 # %% ../nbs/38_steps.ipynb #a3255adf
 def _rrc(tf):
     "The RandomResizedCrop of a transform pipeline (torchvision or timm)."
-    return next(t for t in getattr(tf, "transforms", [tf]) if hasattr(t, "scale") and hasattr(t, "ratio"))
+    return next(
+        t for t in getattr(tf, "transforms", [tf]) if hasattr(t, "scale") and hasattr(t, "ratio")
+    )
 
 def _randaug_magnitude(tf):
     ra = next((t for t in getattr(tf, "transforms", []) if type(t).__name__ == "RandAugment"), None)
@@ -313,19 +420,37 @@ def _built_pretrain(r, p: dict, home: DataHome, smoke: bool) -> dict:
 # %% ../nbs/38_steps.ipynb #17c2720b
 def _built_classifier(r, p: dict, home: DataHome, smoke: bool) -> dict:
     from cxrvit.finetune import batch_mixer, finetune_groups
-    kind = "linprobe" if isinstance(r, LinprobeRecipe) or p.get("kind") == "linprobe" else "finetune"
-    tr, va, te = classifier_data(r, home, p.get("dataset", "nih"), kind, smoke_n=SMOKE_N if smoke else None)
+    kind = (
+        "linprobe" if isinstance(r, LinprobeRecipe) or p.get("kind") == "linprobe" else "finetune"
+    )
+    tr, va, te = classifier_data(
+        r, home, p.get("dataset", "nih"), kind, smoke_n=SMOKE_N if smoke else None
+    )
     model = build_linprobe_model(r) if kind == "linprobe" else build_finetune_model(r)
-    dp = [getattr(m, "drop_prob", 0.0) for n, m in model.named_modules() if n.endswith("drop_path1")]
+    dp = [
+        getattr(m, "drop_prob", 0.0) for n, m in model.named_modules() if n.endswith("drop_path1")
+    ]
     mix = batch_mixer(r)
-    return {"rrc_scale": tuple(_rrc(tr.transform).scale), "auto_augment": _randaug_magnitude(tr.transform),
-            "drop_path": max(dp, default=0.0), "train_images": len(tr), "val_images": len(va),
-            "layer_decay": tuple(sorted({round(g.get("lr_scale", 1.0), 8) for g in finetune_groups(model, r)})),
-            "mixup": None if mix is None else getattr(mix, "mixup_alpha", 0.0)}
+    return {
+        "rrc_scale": tuple(_rrc(tr.transform).scale),
+        "auto_augment": _randaug_magnitude(tr.transform),
+        "drop_path": max(dp, default=0.0),
+        "train_images": len(tr),
+        "val_images": len(va),
+        "layer_decay": tuple(
+            sorted({round(g.get("lr_scale", 1.0), 8) for g in finetune_groups(model, r)})
+        ),
+        "mixup": None if mix is None else getattr(mix, "mixup_alpha", 0.0),
+    }
 
 def effective_config(notebook: str, params: dict, home: DataHome, smoke: bool = True) -> dict:
     "{'recipe.FIELD': value, 'built.NAME': value} of one step as it would run (no training)."
     if "recipe" not in params: return {}
     r = step_recipe(params["recipe"], params.get("overrides"), smoke)
-    built = (_built_pretrain if notebook == "pretrain" else _built_classifier)(r, params, home, smoke)
-    return {**{f"recipe.{k}": v for k, v in r.to_dict().items()}, **{f"built.{k}": v for k, v in built.items()}}
+    built = (_built_pretrain if notebook == "pretrain" else _built_classifier)(
+        r, params, home, smoke
+    )
+    return {
+        **{f"recipe.{k}": v for k, v in r.to_dict().items()},
+        **{f"built.{k}": v for k, v in built.items()},
+    }

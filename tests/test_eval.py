@@ -1,4 +1,4 @@
-"Out-of-process checks of the evaluation area: the metrics benchmark runs; predict on CUDA (AMP) matches CPU."
+"Out-of-process checks of the evaluation area: the metrics benchmark runs; predict_table on CUDA (AMP) matches CPU."
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -34,15 +34,15 @@ class _DS(torch.utils.data.Dataset):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_predict_cuda_amp_matches_cpu():
-    from cxrvit.evaluate import predict, summarize
+    from cxrvit.evaluate import predict_table, summarize_predictions
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
                               torch.nn.Flatten(), torch.nn.Linear(8, 5))
     ds = _DS()
-    cpu = predict(net, ds, batch_size=64, device="cpu")
-    gpu = predict(net, ds, batch_size=64, device="cuda", num_workers=2)
-    amp = predict(net, ds, batch_size=64, device="cuda", amp=True)
+    cpu = predict_table(net, ds, batch_size=64, device="cpu")
+    gpu = predict_table(net, ds, batch_size=64, device="cuda", num_workers=2)
+    amp = predict_table(net, ds, batch_size=64, device="cuda", amp=True)
     p = [d.filter(like="p_").to_numpy() for d in (cpu, gpu, amp)]
     assert np.abs(p[0] - p[1]).max() < 1e-4 and np.abs(p[0] - p[2]).max() < 1e-2
     assert cpu[["image", "patient_id"]].equals(amp[["image", "patient_id"]])
-    assert abs(summarize(cpu, n_boot=0)["mauc"] - summarize(amp, n_boot=0)["mauc"]) < 0.02
+    assert abs(summarize_predictions(cpu, n_boot=0)["mauc"] - summarize_predictions(amp, n_boot=0)["mauc"]) < 0.02
