@@ -3,11 +3,17 @@
     python tools/readme.py           # write README.md
     python tools/readme.py --check   # exit 1 if README.md differs from what index.ipynb renders to
 """
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE = "<!-- Generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file. -->\n\n"
+NB_LINK = re.compile(r"\]\((?!https?:|#|/)([^)\s]+\.ipynb(?:#[^)\s]*)?)\)")  # a link to a notebook beside index
+
+
+def repo_links(md: str) -> str:
+    "Links relative to nbs/ (as the docs site reads them) made relative to the repository root, for README.md."
+    return NB_LINK.sub(r"](nbs/\1)", md)
 
 
 def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
@@ -16,7 +22,7 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
     for c in json.loads(Path(nb_path).read_text())["cells"]:
         src = "".join(c["source"]).strip()
         if not src or src.startswith("#| hide"): continue
-        parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
+        parts.append(repo_links(src) if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return NOTE + "\n\n".join(parts) + "\n"
 
 
