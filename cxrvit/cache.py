@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import to_tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .core import UserError
 from .data import (CheXpertDataset, COVIDxDataset, MIMICDataset, NIHDataset, NIH_LABELS,

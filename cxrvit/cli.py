@@ -82,7 +82,7 @@ def cmd_results(a):
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
         df.to_csv(out / "results.csv", index=False)
-        results_figure(df).write_html(out / "results.html", include_plotlyjs="cdn")
+        results_figure(df).write_html(out / "results.html", include_plotlyjs="directory")  # plotly.min.js beside it: opens offline
         print(f"wrote {out / 'results.csv'} and {out / 'results.html'}")
     return 0
 

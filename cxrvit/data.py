@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 from torchvision.transforms.functional import to_tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .images import ImageError, image_info, load_image
 from .manifest import load_manifest, sha256_file

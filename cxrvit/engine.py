@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import atomic_torch_save, rng_from_plain, rng_to_plain, safe_load, to_plain
 from .core import (UserError, cache_home, get_device, rng_state, runs_home, seed_everything,

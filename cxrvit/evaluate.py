@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .core import get_device
 from .metrics import (auc_with_ci, per_class_ap, ece, mean_sd, paired_bootstrap,

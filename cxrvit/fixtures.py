@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .manifest import load_manifest
 from .synth import (NIH_COLUMNS, labels_to_mask, mask_bits, mask_to_labels, nih_labels,

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import check_keys, extract_state_dict, safe_load
 from .explain import checkpoint_labels, gradcam
