@@ -43,7 +43,7 @@ def _list_experiments(reg: dict, runs) -> int:
 
 def cmd_run(a):
     "cxrvit run: run (or list, or dry-run) experiments of the registry through papermill."
-    from cxrvit.experiments import load_registry, select, plan, run_batch
+    from cxrvit.experiments import check_sets, load_registry, select, plan, run_batch
     import pandas as pd
     reg = load_registry()
     if getattr(a, "status", False): return _run_status(a)
@@ -51,6 +51,7 @@ def cmd_run(a):
     exps = select(reg, a.experiment)
     kw = dict(data_root=a.data_root, roots=_kv(a.root, "--root") or None, smoke=a.smoke,
               sets=_sets(a.set) or None)
+    check_sets(exps, kw["sets"], a.smoke)  # a bad --set stops the batch before any step
     if a.dry_run:
         cols = ["experiment", "step", "recipe", "epochs", "batch", "overrides", "data", "init",
                 "needs", "shared", "status"]

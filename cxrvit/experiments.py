@@ -5,21 +5,21 @@
 # %% ../nbs/40_experiments.ipynb #7ff12e75
 from __future__ import annotations
 import fnmatch, itertools, json, re, sys, threading, time, traceback, warnings
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from .core import config_hash, project_root, env_info
+from .core import UserError, config_hash, project_root, env_info
 from .datahome import corpus_parts, resolve_data_home
 from .paper import paper_rows
 
 # %% auto #0
 __all__ = ['SLURM_KEYS', 'DEMO_SPLITS', 'Step', 'Experiment', 'registry_dir', 'load_registry', 'select', 'experiment_inputs',
-           'step_dirs', 'step_params', 'step_datasets', 'check_experiment', 'experiments_dir', 'step_hash',
-           'progress_line', 'LogFollower', 'export_html', 'run_step', 'error_message', 'run_experiment',
+           'step_dirs', 'step_params', 'step_datasets', 'check_experiment', 'check_sets', 'experiments_dir',
+           'step_hash', 'progress_line', 'LogFollower', 'export_html', 'run_step', 'error_message', 'run_experiment',
            'pooled_seed_ci', 'seed_metrics', 'experiment_metrics', 'run_batch', 'demo_data_root', 'clear_outputs',
            'run_demo', 'status', 'plan', 'collect_results', 'results_figure']
 
@@ -283,13 +283,21 @@ def step_dirs(exp: Experiment, run_root: Path) -> dict[str, Path]:
     return {s.id: Path(run_root) / (s.shared_dir or f"{exp.name}/{s.id}") for s in exp.steps}
 
 # %% ../nbs/40_experiments.ipynb #13e6e721
-def _sets_for(step: Step, sets: dict) -> list[str]:
-    """The --set overrides that apply to `step`: KEY=VALUE for every step, STEP.KEY=VALUE for this
-    one."""
+def _recipe_fields(name: str) -> set[str]:
+    "Field names of the recipe called `name` (none for an unknown name: check_experiment names it)."
+    from cxrvit.recipes import get_recipe
+    try: return {f.name for f in fields(get_recipe(name))}
+    except KeyError: return set()
+
+
+def _sets_for(step: Step, sets: dict, recipe: str | None = None) -> list[str]:
+    """The --set overrides that apply to `step`: KEY=VALUE for every step whose recipe has the field
+    KEY (all steps when `recipe` is None), STEP.KEY=VALUE for this one."""
     out = []
     for k, v in sets.items():
         sid, key = k.split(".", 1) if "." in k else (None, k)
-        if sid is None or sid == step.id or re.fullmatch(re.escape(sid) + r"_seed\d+", step.id):
+        mine = sid is not None and (sid == step.id or re.fullmatch(re.escape(sid) + r"_seed\d+", step.id))
+        if mine or (sid is None and (recipe is None or key in _recipe_fields(recipe))):
             out.append(f"{key}={v}")
     return out
 
@@ -305,7 +313,7 @@ def step_params(
     before = {k: v for k, v in dirs.items() if order.index(k) < order.index(step.id)}
     p = _resolve(step.params, before, inputs or {}, exp)
     if sets and "recipe" in p:
-        p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets)]
+        p["overrides"] = [*(p.get("overrides") or []), *_sets_for(step, sets, p["recipe"])]
     out = {
         **p, "run_dir": str(dirs[step.id]),
         "data_root": None if data_root is None else str(data_root), "device": device,
@@ -346,6 +354,27 @@ def check_experiment(exp: Experiment, params: dict, data_root=None, roots=None,
             try: step_recipe(p["recipe"], p.get("overrides"), smoke)
             except (KeyError, ValueError) as e:
                 raise ValueError(f"{exp.name} step {s.id}: {e.args[0] if e.args else e}") from None
+
+# %% ../nbs/40_experiments.ipynb #98994714
+def check_sets(exps: list[Experiment],  # the experiments a `cxrvit run` selected
+               sets: dict | None,  # --set overrides: {"KEY": v} or {"STEP.KEY": v}
+               smoke: bool = False):
+    "Refuse, before any step runs, a --set that no step would take or that a step's recipe rejects."
+    from cxrvit.steps import step_recipe
+    steps = [(e, s) for e in exps for s in e.steps if "recipe" in s.params]
+    names = ", ".join(e.name for e in exps)
+    for k in sets or {}:
+        sid, key = k.split(".", 1) if "." in k else (None, k)
+        mine = [s for _, s in steps if sid is None or _sets_for(s, {k: ""}, s.params["recipe"])]
+        if sid and not mine: raise UserError(f"--set {k}: no step {sid!r} in {names} (see --dry-run)")
+        if not any(key in _recipe_fields(s.params["recipe"]) for s in mine):
+            who = f"step {sid!r}" if sid else "no step"
+            raise UserError(f"--set {k}: {who} of {names} has a recipe field {key!r} (see --dry-run)")
+    for e, s in steps:
+        ov = [*(s.params.get("overrides") or []), *_sets_for(s, sets or {}, s.params["recipe"])]
+        try: step_recipe(s.params["recipe"], ov, smoke)
+        except (KeyError, ValueError) as err:
+            raise UserError(f"{e.name} step {s.id}: {err.args[0] if err.args else err}") from None
 
 # %% ../nbs/40_experiments.ipynb #22abf3d6
 def experiments_dir() -> Path:
@@ -773,7 +802,7 @@ def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=
             ins = {k: f"<--input {k}>" for k in e.needs} | e.defaults | (inputs or {})
             p = _resolve(s.params, {t.id: f"{{{t.id}}}" for t in e.steps}, ins, e)
             if sets and "recipe" in p:
-                p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets)]
+                p["overrides"] = [*(p.get("overrides") or []), *_sets_for(s, sets, p["recipe"])]
             rows.append({"experiment": e.name, "title": e.title, "step": s.id,
                          "notebook": s.notebook,
                          **_recipe_cols(p, smoke),

@@ -358,3 +358,22 @@ def test_cli_preempted_then_write_limit_then_resume(base, tmp_path):
     r = sub([*args, "--resume", "auto"])
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["done"] is True
+
+
+@pytest.mark.parametrize("setting, needles", [("mask_ratio=1.5", ["step pretrain", "mask_ratio=1.5"]),
+                                              ("no_such_field=3", ["--set no_such_field", "recipe field"]),
+                                              ("nostep.epochs=1", ["no step 'nostep'"])])
+@pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "run"])
+def test_run_set_errors_stop_the_batch_before_any_step(capsys, tmp_path, setting, needles, dry):
+    rc, out, err = cli(capsys, "run", "table1/vit_s_xray_mae", "--smoke", "--runs", tmp_path / "runs",
+                       "--set", setting, *(["--dry-run"] if dry else []))
+    error_line(rc, err, "run", *needles)
+    assert not (tmp_path / "runs").exists(), "nothing may run or be written"
+
+
+def test_run_set_goes_to_the_steps_whose_recipe_has_the_field(capsys, tmp_path):
+    rc, out, err = cli(capsys, "run", "table1/vit_s_xray_mae", "--smoke", "--runs", tmp_path,
+                       "--set", "mask_ratio=0.8", "--dry-run")
+    assert rc == 0, err
+    rows = {l.split()[1]: l for l in out.splitlines() if l.startswith("table1/vit_s_xray_mae ")}
+    assert "mask_ratio=0.8" in rows["pretrain"] and "mask_ratio" not in rows["finetune"], rows
