@@ -9,7 +9,7 @@ OURS = cxrvit's engine defaults: SDPA attention, foreach (CPU) / fused (GPU) Ada
     python bench/train.py --gpu --out bench_train_h200.json     # GPU: matmul peak, MAE-S d2 at batch 512, ±compile, MFU
     python bench/train.py --gpu --smoke --device cpu --out x.json   # the GPU code path at toy size (checks the script)
 
-MFU uses analytic FLOPs (performance.md §1): one training step per image = 3 × forward FLOPs, forward of
+MFU uses analytic FLOPs (nbs/explanations/paper.ipynb#speed): one training step per image = 3 × forward FLOPs, forward of
 MAE ViT-S/16 + 512×2 decoder at mask 0.9 = 3.773 GFLOP, divided by the bf16 matmul rate measured in the same run.
 The GPU mode is sized to finish in ≤ 6 minutes including compilation (each phase has a time guard).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 
-# ---------------------------------------------------------------- analytic FLOPs (performance.md §1)
+# ---------------------------------------------------------------- analytic FLOPs (see nbs/explanations/paper.ipynb#speed)
 def block_flops(n: int, d: int) -> float:
     "Forward FLOPs of one pre-norm transformer block (MLP ratio 4) on n tokens of width d."
     return 24 * n * d * d + 4 * n * n * d
