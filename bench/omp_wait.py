@@ -1,7 +1,7 @@
 """CPU training speed under core contention, by OpenMP wait policy: `python bench/omp_wait.py [--json]`.
 
 Runs the same tiny-MAE training loop (64² images, batch 64) in fresh processes with OMP_WAIT_POLICY
-ACTIVE (OpenMP's default) and PASSIVE (cxrvit's default), first on the machine as it is, then with one
+ACTIVE, PASSIVE (cxrvit's default) and a short spin (GOMP_SPINCOUNT=10000), first on the machine as it is, then with one
 busy-looping process per core beside it. Prints img/s per case and the PASSIVE/ACTIVE ratios.
 """
 import argparse, json, multiprocessing as mp, os, subprocess, sys, time
@@ -11,7 +11,8 @@ import time, torch
 from cxrvit.mae import mae_vit_small_patch16_dec512d2b
 torch.manual_seed(0)
 m = mae_vit_small_patch16_dec512d2b(img_size=64, patch_size=8, embed_dim=64, depth=2, num_heads=2,
-                                    decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
+                                    decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2,
+                                    norm_pix_loss=True)
 opt, x = torch.optim.AdamW(m.parameters(), 1e-3), torch.randn(64, 3, 64, 64)
 def step():
     loss = m(x, mask_ratio=0.9)[0]
@@ -31,8 +32,13 @@ def _spin():
     while True: pass
 
 
-def rate(policy: str, seconds: float) -> float:
-    env = dict(os.environ, OMP_WAIT_POLICY=policy)
+CASES = {"ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"}, "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+         "spin10k": {"GOMP_SPINCOUNT": "10000"}}  # libgomp: spin 10k rounds, then sleep
+
+
+def rate(case: str, seconds: float) -> float:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(CASES[case])
     out = subprocess.run([sys.executable, "-c", LOOP.replace("SECONDS", str(seconds))], env=env,
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -47,7 +53,7 @@ def main():
     for load in ("as-is", "busy"):
         spinners = [mp.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() if load == "busy" else 0)]
         for p in spinners: p.start()
-        try: res[load] = {pol: round(rate(pol, a.seconds)) for pol in ("ACTIVE", "PASSIVE")}
+        try: res[load] = {c: round(rate(c, a.seconds)) for c in CASES}
         finally:
             for p in spinners: p.terminate()
         res[load]["passive_over_active"] = round(res[load]["PASSIVE"] / res[load]["ACTIVE"], 2)
