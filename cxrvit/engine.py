@@ -152,19 +152,22 @@ class SeededItems(Dataset):
     "`ds[(i, seed)]`: item i transformed under `seed` (torch, python, numpy); main process RNG kept."
     def __init__(self, ds: Dataset): self.ds = ds
     def __len__(self): return len(self.ds)
-    def __getitem__(self, key):
-        i, s = key
-        keep = torch.utils.data.get_worker_info() is None  # main process: restore the training RNG after
+    def __getitem__(self, key): return self.__getitems__([key])[0]
+    def __getitems__(self, keys: list) -> list:
+        "A batch of `(i, seed)` items; in the main process the training RNG is saved and restored once."
+        keep = torch.utils.data.get_worker_info() is None
         if keep: saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-        random.seed(s)
-        np.random.seed(s % 2**32)
-        torch.manual_seed(s)
-        try: return self.ds[i]
+        try: return [self._item(i, s) for i, s in keys]
         finally:
             if keep:
                 random.setstate(saved[0])
                 np.random.set_state(saved[1])
                 torch.set_rng_state(saved[2])
+    def _item(self, i: int, s: int):
+        random.seed(s)
+        np.random.seed(s % 2**32)
+        torch.default_generator.manual_seed(s)  # CPU only: see below
+        return self.ds[i]
 
 # %% ../nbs/22_engine.ipynb #223a602b
 class LoaderInput:
