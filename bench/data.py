@@ -69,7 +69,8 @@ def main(n=48, repeat=4, out=None, keep=None):
             for d in dss.values(): d.transform = tf
             if seeded:  # what SeededItems does in a worker process: seed torch, python, numpy, then transform
                 def get(k):
-                    sd = sample_seed(0, 0, k); random.seed(sd); np.random.seed(sd % 2**32); torch.manual_seed(sd)
+                    sd = sample_seed(0, 0, k); random.seed(sd); np.random.seed(sd % 2**32)
+                    torch.default_generator.manual_seed(sd)  # the CPU generator, as SeededItems
                     return dss[items[k][0]][items[k][1]]
                 return get, len(items), 1
             return lambda k: dss[items[k][0]][items[k][1]], len(items), 1
