@@ -49,7 +49,7 @@ def device_path_step(cache_dir, b=256):
     g, idx = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     def step(_):
         rows = torch.randint(0, len(imgs), (b,), generator=idx)
-        return augment(imgs[rows], draw_params(g, b, s, s, spec.scale, spec.ratio, spec.hflip), spec)
+        return augment(torch.index_select(imgs, 0, rows), draw_params(g, b, s, s, spec.scale, spec.ratio, spec.hflip), spec)
     step(0)
     return step
 

@@ -86,12 +86,12 @@ def resample_weights(start: torch.Tensor,  # [B] crop offset along the axis (sou
 # %% ../nbs/05b_gpu_input.ipynb #c2ee458b
 def _resize_each(imgs: torch.Tensor, params: torch.Tensor, out: int) -> torch.Tensor:
     "[B, out, out] float32: per image, torch's antialiased bicubic on the uint8 crop, and the flip."
-    res = torch.empty((len(params), out, out), dtype=torch.float32, device=imgs.device)
+    res = torch.empty((len(params), out, out), dtype=torch.uint8, device=imgs.device)
     for k, (i, j, h, w, f) in enumerate(params.tolist()):
         crop = imgs[k, None, None, i : i + h, j : j + w]  # [1, 1, h, w] uint8
         y = F.interpolate(crop, size=(out, out), mode="bicubic", antialias=True)[0, 0]  # [out, out]
         res[k] = y.flip(-1) if f else y
-    return res
+    return res.float()  # one conversion for the batch
 
 def crop_resize(imgs: torch.Tensor,  # [B, S, S] uint8
                 params: torch.Tensor,  # [B, 5] (top, left, h, w, flip) from `draw_params`
@@ -143,10 +143,13 @@ def augment(imgs: torch.Tensor,  # [B, S, S] uint8 on any device
             spec: AugSpec,
            ) -> torch.Tensor:
     "[B, 3, size, size] float32: crop + resize + flip, /255, normalise per channel (grey copied)."
-    x = crop_resize(imgs, params, spec.size)[:, None] / 255.0  # [B, 1, size, size]
+    x = crop_resize(imgs, params, spec.size)[:, None]  # [B, 1, size, size], grey levels 0..255
+    if len(set(spec.mean)) == 1 and len(set(spec.std)) == 1:  # one grey channel, shown three times
+        a, b = 1 / (255 * spec.std[0]), spec.mean[0] / spec.std[0]
+        return x.mul_(a).sub_(b).expand(-1, 3, -1, -1)  # [B, 3, size, size], one channel's memory
     mean = torch.tensor(spec.mean).to(x.device, non_blocking=True).view(1, -1, 1, 1)
     std = torch.tensor(spec.std).to(x.device, non_blocking=True).view(1, -1, 1, 1)
-    return (x - mean) / std  # [B, 3, size, size] by broadcasting
+    return (x / 255.0 - mean) / std  # [B, 3, size, size] by broadcasting
 
 # %% ../nbs/05b_gpu_input.ipynb #0e556ede
 def input_seed(seed: int, rank: int, epoch: int, stream: int = 0) -> int:
@@ -215,7 +218,7 @@ class DeviceInput:
     def _gather(self, idx: torch.Tensor) -> torch.Tensor:
         "[b, S, S] uint8 on the device: direct index, or via a pinned buffer and an async copy."
         if self.on_device: return self.images[idx.to(self.dev, non_blocking=True)]
-        if self.dev.type != "cuda": return self.images[idx]
+        if self.dev.type != "cuda": return torch.index_select(self.images, 0, idx)  # 8x imgs[idx]
         if self._bufs is None:
             shape = (self.b, *self.images.shape[1:])
             self._bufs = [(torch.empty(shape, dtype=torch.uint8, pin_memory=True),

@@ -43,7 +43,10 @@ class GreyToRGBNormalize(torch.nn.Module):
         super().__init__()
         self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)  # [3, 1, 1]
         self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+        self.same = len(set(mean)) == 1 and len(set(std)) == 1  # one grey channel shown three times
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.same and x.shape[0] == 1:  # normalise once, then a [3, H, W] view of it
+            return ((x - self.mean[0]) / self.std[0]).expand(3, -1, -1)
         return (x - self.mean) / self.std  # [1 or 3, H, W] -> [3, H, W]
     def __repr__(self):
         m, s = self.mean.flatten().tolist(), self.std.flatten().tolist()
