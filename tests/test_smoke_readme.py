@@ -50,5 +50,7 @@ def test_readme_commands_run_on_a_real_layout(world, tmp_path):
         args = adapt(cmd, home, w, tmp_path, world["runs"])
         r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
         assert r.returncode == 0, f"{cmd}\n→ {shlex.join(args)}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        if args[0] == "make":  # the demo on real images must not call them synthetic
+            assert "not synthetic data" in r.stdout and "synthetic chest X-rays" not in r.stdout, r.stdout[:800]
     assert (home / "reports" / "verify_nih.json").exists() and (home / "nih_cache" / "meta.json").exists()
     assert (tmp_path / "demo_runs" / "demo" / "report.html").exists()
