@@ -60,8 +60,8 @@ def check_input(imgs: torch.Tensor,  # batch [N, C, H, W]
 # %% ../nbs/10_vit.ipynb #993f7d03
 class VisionTransformer(_TimmViT):
     "timm ViT with MAE's fine-tuning head: global average pool + `fc_norm`, or cls token + `norm`."
-    def __init__(self,
-                 global_pool: bool = True,  # patch-token mean + fc_norm; False: cls token + norm
+    def __init__(self, *,
+                 global_pool: bool,  # patch-token mean + fc_norm; False: cls token + norm (recipe's)
                  drop_rate: float = 0.0,  # dropout after pos-embed, attn/MLP projections (timm 0.4)
                  **kwargs):  # timm VisionTransformer arguments (img_size, patch_size, embed_dim, …)
         kwargs.setdefault("norm_layer", partial(nn.LayerNorm, eps=1e-6))

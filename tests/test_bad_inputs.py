@@ -234,7 +234,8 @@ def ckpts(tmp_path_factory):
     class Evil:
         def __reduce__(self): return (os.system, (f"touch {d / 'pwned'}",))
     torch.save({"model": {}, "payload": Evil()}, d / "unsafe.pth")
-    torch.save({"model": vit_small_patch16(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2).state_dict()},
+    torch.save({"model": vit_small_patch16(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2,
+                                         global_pool=True).state_dict()},
                d / "other_model.pth")
     return d
 
