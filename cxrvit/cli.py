@@ -68,9 +68,9 @@ def cmd_run(a):
 # %% ../nbs/90_cli.ipynb #677f296c
 def cmd_results(a):
     "cxrvit results: every finished run in one table (and an HTML figure) beside the paper."
-    from cxrvit.core import project_root
+    from cxrvit.core import experiments_home
     from cxrvit.experiments import collect_results, results_figure, load_registry
-    runs = Path(a.runs) if a.runs else project_root() / "runs"
+    runs = Path(a.runs) if a.runs else experiments_home()
     df = collect_results(runs / "smoke" if a.smoke else runs, load_registry())
     if not a.smoke: df = df[~df.smoke.astype(bool)]
     if df.empty:
@@ -104,8 +104,8 @@ def _add_launcher_args(p):
     p.add_argument("--status", action="store_true", help="list the jobs submitted from --runs")
 
 def _runs_root(a) -> Path:
-    from cxrvit.core import project_root
-    r = Path(a.runs) if a.runs else project_root() / "runs"
+    from cxrvit.core import experiments_home
+    r = Path(a.runs) if a.runs else experiments_home()
     return r / "smoke" if a.smoke else r
 
 def _run_status(a) -> int:
@@ -382,7 +382,8 @@ def _add_run_parsers(sub):
     p.add_argument("--data-root",
                    help="an NIH tree (or a data home with nih/): the demo takes a 2,000-image "
                    "subset")
-    p.add_argument("--out", default=None, help="runs folder (default runs/)")
+    p.add_argument("--out", default=None,
+                   help="runs folder (default runs/ of the checkout, or $CXRVIT_HOME)")
     p.add_argument("--device")
     p.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier demo")
     p.set_defaults(fn=cmd_demo)
@@ -397,7 +398,7 @@ def _add_run_parsers(sub):
     p.add_argument("--root", nargs="*", metavar="NAME=PATH",
                    help="a dataset's root outside the data home")
     p.add_argument("--device")
-    p.add_argument("--runs", help="runs folder (default runs/)")
+    p.add_argument("--runs", help="runs folder (default runs/ of the checkout, or $CXRVIT_HOME)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny recipes, ≤ 2 epochs, a few hundred images: CPU-minutes, into "
                    "runs/smoke/")

@@ -14,8 +14,8 @@ import torch
 # %% auto #0
 __all__ = ['USER_ERRNOS', 'RUN_FILES', 'RESUME_IGNORED', 'UserError', 'is_user_error', 'seed_everything', 'rng_state',
            'set_rng_state', 'get_device', 'set_threads', 'project_root', 'shared_data', 'git_commit', 'env_info',
-           'make_run_dir', 'runs_home', 'cache_home', 'RunLockedError', 'run_lock', 'run_started', 'config_diff',
-           'claim_run_dir', 'config_hash', 'get_logger', 'Timer']
+           'make_run_dir', 'runs_home', 'experiments_home', 'cache_home', 'RunLockedError', 'run_lock', 'run_started',
+           'config_diff', 'claim_run_dir', 'config_hash', 'get_logger', 'Timer']
 
 # %% ../nbs/00_core.ipynb #54efa93e
 class UserError(RuntimeError):
@@ -163,6 +163,12 @@ def make_run_dir(name: str,  # run name, e.g. "demo/pretrain"
 def runs_home() -> Path:
     "The folder holding run folders: `$CXRVIT_HOME` if set, else `./runs` of the current folder."
     return Path(os.environ.get("CXRVIT_HOME") or Path.cwd() / "runs").absolute()
+
+# %% ../nbs/00_core.ipynb #bb5abe79
+def experiments_home() -> Path:
+    "Where experiments live: `$CXRVIT_HOME` if set, else `runs/` of the checkout."
+    if os.environ.get("CXRVIT_HOME"): return Path(os.environ["CXRVIT_HOME"]).absolute()
+    return project_root() / "runs"
 
 # %% ../nbs/00_core.ipynb #f1d3f8f9
 def cache_home() -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .core import UserError, config_hash, project_root, env_info
+from .core import UserError, config_hash, experiments_home, project_root, env_info
 from .datahome import corpus_parts, resolve_data_home
 from .paper import paper_rows
 
@@ -535,7 +535,7 @@ def run_experiment(exp: Experiment,
                    check: bool = True,  # check data, inputs and recipes before the first step
                   ) -> dict:
     "Run (or skip, or resume) one experiment; return {'name', 'status', 'seconds', 'error'?}."
-    runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    runs_root = Path(runs_root) if runs_root else experiments_home()
     if smoke: runs_root = runs_root / "smoke"
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
     try: inputs = experiment_inputs(exp, inputs)
@@ -703,7 +703,7 @@ def run_demo(
     """Run the demo experiment end to end; print where its report is and the test mAUC; return an
     exit code."""
     import shutil
-    runs_root = Path(out) if out else project_root() / "runs"
+    runs_root = Path(out) if out else experiments_home()
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
     if not reuse: clear_outputs(exp, runs_root)
     log(f"cxrvit demo: {exp.title}" if not data_root else f"cxrvit demo on the NIH images of {data_root}: "
@@ -794,7 +794,7 @@ def plan(exps: list[Experiment], runs_root: Path | str | None = None, data_root=
          inputs: dict | None = None) -> pd.DataFrame:
     """One row per step: what would run (recipe, epochs, effective batch, data, inputs, shared
     folder); nothing is run."""
-    runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    runs_root = Path(runs_root) if runs_root else experiments_home()
     rr = runs_root / "smoke" if smoke else runs_root
     home = resolve_data_home(data_root, roots) if data_root is not None or roots else None
     rows = []
@@ -837,7 +837,7 @@ def collect_results(runs_root: Path | str | None = None, registry: dict | None =
                     log=None) -> pd.DataFrame:
     """One row per finished experiment: ours (val-selected, CI), the official protocol, the
     published value."""
-    runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    runs_root = Path(runs_root) if runs_root else experiments_home()
     registry = registry if registry is not None else {}
     log = log or (lambda s: print(s, file=sys.stderr))
     rows = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from .core import project_root
+from .core import experiments_home
 from .experiments import (SLURM_KEYS, Experiment, Step, _done, _exp_hash, _refs,
                                check_experiment, error_message, experiment_inputs, experiments_dir,
                                run_experiment, run_step, step_dirs, step_hash, step_params)
@@ -110,7 +110,7 @@ def sweep_jobs(exps: list[Experiment], runs_root: Path | str | None = None, data
                resolve: bool = True,  # weights names to files (False: a dry run shows the names)
                ):
     "The step jobs (by key, in dependency order) and the results jobs of `exps`, checked as inline."
-    runs_root = Path(runs_root) if runs_root else project_root() / "runs"
+    runs_root = Path(runs_root) if runs_root else experiments_home()
     rr = runs_root / "smoke" if smoke else runs_root
     nb_dir = Path(nb_dir) if nb_dir else experiments_dir()
     steps, finals = {}, []
@@ -312,7 +312,7 @@ def _rec(launcher, job, spec, folder, rr) -> dict:
 
 # %% ../nbs/41_launch.ipynb #c8e600b1
 def _rr(runs_root, smoke) -> Path:
-    return (Path(runs_root) if runs_root else project_root() / "runs") / ("smoke" if smoke else "")
+    return (Path(runs_root) if runs_root else experiments_home()) / ("smoke" if smoke else "")
 
 
 def dry_run(
