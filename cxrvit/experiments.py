@@ -706,9 +706,9 @@ def run_demo(
     runs_root = Path(out) if out else experiments_home()
     exp, d, t0 = load_registry()["demo"], runs_root / "demo", time.time()
     if not reuse: clear_outputs(exp, runs_root)
+    root = demo_data_root(data_root, log=log) if data_root else None  # a bad DATA stops here
     log(f"cxrvit demo: {exp.title}" if not data_root else f"cxrvit demo on the NIH images of {data_root}: "
         f"the demo's steps on a {sum(DEMO_SPLITS.values())}-image subset (not synthetic data)")
-    root = demo_data_root(data_root, log=log) if data_root else None
     res = run_experiment(exp, runs_root, data_root=root, device=device, progress=True, log=log)
     if res["status"] == "failed":
         log(f"demo failed: {res.get('error')}")

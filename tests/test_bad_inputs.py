@@ -378,3 +378,11 @@ def test_run_set_goes_to_the_steps_whose_recipe_has_the_field(capsys, tmp_path):
     assert rc == 0, err
     rows = {l.split()[1]: l for l in out.splitlines() if l.startswith("table1/vit_s_xray_mae ")}
     assert "mask_ratio=0.8" in rows["pretrain"] and "mask_ratio" not in rows["finetune"], rows
+
+
+def test_demo_with_a_missing_data_root_says_only_the_error(capsys, tmp_path):
+    "`make demo DATA=/typo`: one error line naming the folder, exit 2, and no banner claiming its NIH images."
+    rc, out, err = cli(capsys, "demo", "--data-root", tmp_path / "typo", "--out", tmp_path / "runs")
+    error_line(rc, err, "demo", tmp_path / "typo")
+    assert "NIH images of" not in out, out
+    assert not (tmp_path / "runs").exists()
