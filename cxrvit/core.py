@@ -167,8 +167,7 @@ def runs_home() -> Path:
 # %% ../nbs/00_core.ipynb #bb5abe79
 def experiments_home() -> Path:
     "Where experiments live: `$CXRVIT_HOME` if set, else `runs/` of the checkout."
-    if os.environ.get("CXRVIT_HOME"): return Path(os.environ["CXRVIT_HOME"]).absolute()
-    return project_root() / "runs"
+    return runs_home() if os.environ.get("CXRVIT_HOME") else project_root() / "runs"
 
 # %% ../nbs/00_core.ipynb #f1d3f8f9
 def cache_home() -> Path:
