@@ -7,3 +7,9 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# timm imports huggingface_hub, which imports tqdm.auto; in a Jupyter kernel without ipywidgets that prints a
+# TqdmWarning ("IProgress not found") at the top of every experiment notebook and report.html. cxrvit's own
+# progress bars are plain tqdm on stderr, so the widget fallback it warns about never matters here.
+import warnings as _warnings
+_warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
