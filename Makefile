@@ -11,6 +11,8 @@ NBS ?=
 export PYTHONUNBUFFERED := 1
 # OpenMP waiters sleep instead of spinning: see cxrvit/__init__.py and bench/omp_wait.py
 export OMP_WAIT_POLICY ?= PASSIVE
+# huge pages for large CPU tensors: see cxrvit/__init__.py
+export THP_MEM_ALLOC_ENABLE ?= 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-slow nbs docs lab bench clean-runs

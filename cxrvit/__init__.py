@@ -6,6 +6,12 @@ import os as _os
 # it must be set before torch loads OpenMP, hence here and in the Makefile.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# torch's CPU allocator backs tensors of 2 MiB and more with transparent huge pages when this is set (read at
+# its first such allocation, so setting it here works even after `import torch`). Each fresh 4 KiB page costs a
+# page fault on first touch; a [256, 224, 224] float batch is 12,544 of them, and on a virtual machine they made
+# the uint8 -> float conversion of a batch 5x slower (bench/RESULTS.md). A user's own setting wins.
+_os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
 __version__ = "0.1.0"
 
 # timm imports huggingface_hub, which imports tqdm.auto; in a Jupyter kernel without ipywidgets that prints a

@@ -6,16 +6,18 @@
 from __future__ import annotations
 from typing import Sequence
 
+import numpy as np
 import torch
 from timm.data import create_transform
 from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
+from torchvision.transforms.functional import to_tensor
 
 from .manifest import load_manifest
 
 # %% auto #0
-__all__ = ['norm_stats', 'GreyToRGBNormalize', 'GreyCompose', 'pretrain_transform', 'finetune_transform', 'eval_transform',
-           'linprobe_transform', 'linprobe_eval_transform']
+__all__ = ['norm_stats', 'GreyToRGBNormalize', 'GreyToRGBTensor', 'GreyCompose', 'pretrain_transform', 'finetune_transform',
+           'eval_transform', 'linprobe_transform', 'linprobe_eval_transform']
 
 # %% ../nbs/03_transforms.ipynb #9ccce2cd
 def norm_stats(dataset: str = "nih",  # manifest name
@@ -52,6 +54,16 @@ class GreyToRGBNormalize(torch.nn.Module):
         m, s = self.mean.flatten().tolist(), self.std.flatten().tolist()
         return f"GreyToRGBNormalize(mean={m}, std={s})"
 
+# %% ../nbs/03_transforms.ipynb #dfb3d0d4
+class GreyToRGBTensor(GreyToRGBNormalize):
+    "A PIL image (or a tensor) → [3, H, W]: `ToTensor` then `GreyToRGBNormalize`, fused for 'L' images."
+    def forward(self, img) -> torch.Tensor:
+        if isinstance(img, torch.Tensor): return super().forward(img)
+        if not (self.same and img.mode == "L"): return super().forward(to_tensor(img))
+        x = torch.from_numpy(np.array(img, np.float32))  # [H, W], grey levels as ToTensor converts them
+        return x.div_(255).sub_(self.mean[0]).div_(self.std[0])[None].expand(3, -1, -1)  # [3, H, W]
+    def __repr__(self): return super().__repr__().replace("Normalize", "Tensor", 1)
+
 # %% ../nbs/03_transforms.ipynb #cef49e51
 class GreyCompose(T.Compose):
     "The 3-channel pipeline (for 'RGB' inputs) and its 1-channel twin `grey` (for 'L' inputs)."
@@ -68,7 +80,7 @@ def _norm_steps(steps: list, mean, std, channels: int) -> T.Compose:
     m0, s0 = norm_stats("nih", "finetune")
     mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
     if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
-    grey = T.Compose(steps + [GreyToRGBNormalize(mean, std)])
+    grey = T.Compose(steps[:-1] + [GreyToRGBTensor(mean, std)])  # steps end in ToTensor
     return GreyCompose(steps + [T.Normalize(mean, std)], grey)
 
 def pretrain_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
@@ -101,7 +113,7 @@ def finetune_transform(img_size: int,  # output side in pixels (`recipe.img_size
     if channels == 1: return make(1)
     rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean
     if re_prob > 0: return rgb  # random erasing draws per channel: no 1-channel twin
-    twin = T.Compose(grey.transforms[:-1] + [GreyToRGBNormalize(mean3, std3)])
+    twin = T.Compose(grey.transforms[:-2] + [GreyToRGBTensor(mean3, std3)])  # drop to-tensor, norm
     return GreyCompose(rgb.transforms, twin)
 
 # %% ../nbs/03_transforms.ipynb #0181220d
