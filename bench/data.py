@@ -9,9 +9,10 @@ Writes `n` synthetic 1024² NIH-format PNGs (cxrvit.synth), builds 256² and 512
   the paper's 3-channel transform (torchvision RRC 0.5–1 + flip + normalise / timm RRC 0.08–1 + RandAugment);
 - cpu_pretrain / cpu_finetune: a DataLoader worker's work on the cached path — the cache row as an 'L' image
   (256² for pre-training; fine-tuning at 256² and at the 512² fine-tuning cache) through the grey pipelines
-  of cxrvit.transforms with the per-sample seeding a worker does (cxrvit.engine.SeededItems);
-- device_path_cpu: the device path's code (cxrvit.gpu_input: row gather, crop draws, batched Pillow-bicubic
-  crop-resize, flip, normalise, grey→3) run on the CPU, batches of 256 from the 256² cache.
+  of cxrvit.transforms (their crops and RandAugment's shears and translations on cxrvit.fastpil's kernels,
+  Pillow's bytes) with the per-sample seeding a worker does (cxrvit.engine.SeededItems);
+- device_path_cpu: the device path's code (cxrvit.gpu_input: row gather, crop draws, Pillow-bicubic crop-resize
+  (per image on a CPU), flip, normalise, grey→3) run on the CPU, batches of 256 from the 256² cache.
 
 Paths are timed in interleaved rounds (best of `repeat`). Prints a table and the ratios; `--json` writes them (keys above + `*_vs_ref`). Not a test: figures for reports.
 """

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
+from .fastpil import resize_bicubic, verified
+
 # %% auto #0
 __all__ = ['crop_params', 'draw_params', 'resample_weights', 'crop_resize', 'AugSpec', 'spec_from_transform', 'augment',
            'input_seed', 'load_rows', 'DeviceInput', 'choose_input', 'upsampling']
@@ -95,12 +97,16 @@ def resample_weights(start: torch.Tensor,  # [B] crop offset along the axis (sou
 
 # %% ../nbs/05b_gpu_input.ipynb #c2ee458b
 def _resize_each(imgs: torch.Tensor, params: torch.Tensor, out: int) -> torch.Tensor:
-    "[B, out, out] float32: per image, torch's antialiased bicubic on the uint8 crop, and the flip."
+    "[B, out, out] float32: per image, Pillow's bicubic of the uint8 crop, and the flip."
     res = torch.empty((len(params), out, out), dtype=torch.uint8, device=imgs.device)
+    a = imgs.numpy() if imgs.device.type == "cpu" and verified() else None  # [B, S, S], a view
     for k, (i, j, h, w, f) in enumerate(params.tolist()):
-        crop = imgs[k, None, None, i : i + h, j : j + w]  # [1, 1, h, w] uint8
-        y = F.interpolate(crop, size=(out, out), mode="bicubic", antialias=True)[0, 0]  # [out, out]
-        res[k] = y.flip(-1) if f else y
+        if a is not None:  # Pillow's own numbers (cxrvit.fastpil)
+            y = torch.from_numpy(resize_bicubic(a[k, i : i + h, j : j + w], (out, out)))
+        else:  # torch's port of Pillow's filter: within a grey level or two
+            crop = imgs[k, None, None, i : i + h, j : j + w]  # [1, 1, h, w] uint8
+            y = F.interpolate(crop, size=(out, out), mode="bicubic", antialias=True)[0, 0]
+        res[k] = y.flip(-1) if f else y  # [out, out]
     return res.float()  # one conversion for the batch
 
 def crop_resize(imgs: torch.Tensor,  # [B, S, S] uint8

@@ -13,6 +13,7 @@ from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.functional import to_tensor
 
+from .fastpil import exact_steps
 from .manifest import load_manifest
 
 # %% auto #0
@@ -80,7 +81,7 @@ def _norm_steps(steps: list, mean, std, channels: int) -> T.Compose:
     m0, s0 = norm_stats("nih", "finetune")
     mean, std = _fit(mean, channels, m0), _fit(std, channels, s0)
     if channels == 1: return T.Compose(steps + [T.Normalize(mean, std)])
-    grey = T.Compose(steps[:-1] + [GreyToRGBTensor(mean, std)])  # steps end in ToTensor
+    grey = T.Compose(exact_steps(steps[:-1]) + [GreyToRGBTensor(mean, std)])  # steps end in ToTensor
     return GreyCompose(steps + [T.Normalize(mean, std)], grey)
 
 def pretrain_transform(img_size: int,  # output side in pixels (`recipe.img_size`)
@@ -113,7 +114,8 @@ def finetune_transform(img_size: int,  # output side in pixels (`recipe.img_size
     if channels == 1: return make(1)
     rgb, grey = make(3), make(1)  # grey: RandAugment fills with the 1-channel mean
     if re_prob > 0: return rgb  # random erasing draws per channel: no 1-channel twin
-    twin = T.Compose(grey.transforms[:-2] + [GreyToRGBTensor(mean3, std3)])  # drop to-tensor, norm
+    steps = exact_steps(grey.transforms[:-2])  # without its to-tensor and normalise
+    twin = T.Compose(steps + [GreyToRGBTensor(mean3, std3)])
     return GreyCompose(rgb.transforms, twin)
 
 # %% ../nbs/03_transforms.ipynb #0181220d
