@@ -2,8 +2,8 @@
 # GPU checks for a lent GPU machine (or any CUDA box): the training benchmark and a short end-to-end run of the
 # engine on the GPU path (bf16 autocast, fused AdamW). Results go to ${OUT:-bench/results}.
 #   bash bench/gpu_check.sh            # from the repo root
-# On a machine without our venv, carry wheels for timm/smp in .whl/ (see the device notes) — they are installed
-# into /tmp/site first when present.
+# On a machine without our venv, carry wheels for timm/smp (and numba + llvmlite: without them the CPU workers'
+# grey pipelines fall back to Pillow, slower) in .whl/ — they are installed into /tmp/site first when present.
 set -uo pipefail
 OUT=${OUT:-bench/results}; mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then

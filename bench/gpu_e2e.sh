@@ -2,7 +2,8 @@
 # One lease, ≤ 7 minutes on one H200: the real pre-training path with the GPU-resident input and with CPU
 # workers, the fine-tune path with RandAugment, the compiled step alone, MFU and projections of the paper's runs.
 #   bash bench/gpu_e2e.sh                # from the repo root; writes $OUT/gpu_e2e.json (OUT defaults to bench/results)
-# As bench/gpu_check.sh: wheels for timm/smp in .whl/ are installed into /tmp/site first when present.
+# As bench/gpu_check.sh: wheels for timm/smp, numba + llvmlite (the CPU workers' exact Pillow kernels) in .whl/
+# are installed into /tmp/site first when present.
 set -uo pipefail
 OUT=${OUT:-bench/results}; mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then
