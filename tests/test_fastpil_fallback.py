@@ -9,8 +9,6 @@ import sys, warnings
 sys.modules["numba"] = None  # `import numba` now raises ImportError
 import numpy as np, torch
 from PIL import Image
-from torchvision import transforms as T
-from torchvision.transforms import InterpolationMode
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
     from cxrvit import fastpil

@@ -5,10 +5,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _after_import(env, code):
+    "What `code` prints in a fresh interpreter with `env`, after `import cxrvit`."
+    return subprocess.run([sys.executable, "-c", "import cxrvit, os\n" + code], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def _policy_after_import(env):
-    code = "import cxrvit, os; print(os.environ.get('OMP_WAIT_POLICY'))"
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return _after_import(env, "print(os.environ.get('OMP_WAIT_POLICY'))")
 
 
 def test_import_sets_passive_wait_policy():
@@ -27,17 +31,16 @@ def test_makefile_exports_it_for_processes_that_import_torch_first():
 
 # Transparent huge pages for torch's large CPU tensors (cxrvit/__init__.py says why).
 THP_PROBE = """
-import cxrvit, torch
+import torch
 x = torch.empty(8 << 20, dtype=torch.uint8)  # 8 MiB: above torch's 2 MiB huge-page threshold
-p = x.data_ptr()
-lines = open('/proc/self/smaps').read().splitlines()
-flags = None
-for k, line in enumerate(lines):
+p = x.data_ptr()  # x stays alive: its mapping is read below
+inside, flags = False, []
+for line in open('/proc/self/smaps'):  # mapping headers 'lo-hi perms …', then fields, then 'VmFlags: …'
     head = line.split()[0]
     if '-' in head and ':' not in head:
         lo, hi = (int(v, 16) for v in head.split('-'))
         inside = lo <= p < hi
-    elif line.startswith('VmFlags:') and inside:
+    elif head == 'VmFlags:' and inside:
         flags = line.split()[1:]
 print('hg' in flags)
 """
@@ -50,10 +53,7 @@ def _thp_enabled():
 
 def test_import_asks_torch_for_huge_pages():
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
-    code = "import cxrvit, os; print(os.environ.get('THP_MEM_ALLOC_ENABLE'))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.strip()
-    assert out == "1"
+    assert _after_import(env, "print(os.environ.get('THP_MEM_ALLOC_ENABLE'))") == "1"
     assert "export THP_MEM_ALLOC_ENABLE ?= 1" in (ROOT / "Makefile").read_text()
 
 
@@ -63,6 +63,4 @@ def test_large_tensors_are_advised_huge_pages_after_import():
     if not Path("/proc/self/smaps").exists() or not _thp_enabled():
         pytest.skip("this kernel has no transparent huge pages (/sys/kernel/mm/transparent_hugepage)")
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
-    out = subprocess.run([sys.executable, "-c", THP_PROBE], env=env, cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.strip()
-    assert out == "True", "the 8 MiB tensor's mapping lacks the 'hg' (MADV_HUGEPAGE) flag"
+    assert _after_import(env, THP_PROBE) == "True", "the 8 MiB tensor's mapping lacks the 'hg' (MADV_HUGEPAGE) flag"
